@@ -1,0 +1,177 @@
+"""The booking lifecycle: our mirror of patients, their bookings, and the inbox of deliveries."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from practitioners.models import Practitioner
+
+e164_validator = RegexValidator(r"^\+[1-9]\d{6,14}$", "Enter the number in E.164 form, e.g. +61412345678.")
+
+
+def unique_when_set(field_name: str, *, model: str) -> models.UniqueConstraint:
+    """A unique constraint that ignores the empty value, for optional external ids."""
+    return models.UniqueConstraint(
+        fields=[field_name], condition=~models.Q(**{field_name: ""}), name=f"{model}_{field_name}_unique"
+    )
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+
+
+class Patient(models.Model):
+    """A patient as we know them, linked to their MediRecords record once it exists.
+
+    `placeholder_fields` names the fields whose value in MediRecords is a placeholder (a
+    booking told us too little); the intake forms replace them and clear the mark.
+    """
+
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=16, choices=Sex.choices, blank=True)
+    email = models.EmailField(blank=True)
+    mobile = models.CharField(
+        max_length=16, blank=True, validators=[e164_validator], help_text="E.164, e.g. +61412345678."
+    )
+    medirecords_patient_id = models.CharField("MediRecords patient id", max_length=64, blank=True)
+    placeholder_fields = models.JSONField(default=list, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [unique_when_set("medirecords_patient_id", model="patient")]
+        indexes = [models.Index(fields=["last_name", "first_name", "date_of_birth"]), models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return f"Patient #{self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class BookingKind(models.TextChoices):
+    FREE_INITIAL = "free_initial", "Free initial consultation"
+    PAID = "paid", "Paid appointment"
+    PHONE = "phone", "Phone booking"
+
+
+class BookingStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PaymentStatus(models.TextChoices):
+    NOT_REQUIRED = "not_required", "Not required"
+    PENDING = "pending", "Pending"
+    PAID = "paid", "Paid"
+    REFUNDED = "refunded", "Refunded"
+    TAKEN_BY_PHONE = "taken_by_phone", "Taken by phone"
+    PAY_AT_CLINIC = "pay_at_clinic", "Pay at the clinic"
+
+
+class SyncState(models.TextChoices):
+    PENDING = "pending", "Waiting to sync"
+    SYNCED = "synced", "In MediRecords"
+    NEEDS_REVIEW = "needs_review", "Needs review (several possible patients)"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention (MediRecords refused it)"
+
+
+class Booking(models.Model):
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="bookings")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="bookings", null=True, blank=True)
+    kind = models.CharField(max_length=16, choices=BookingKind.choices)
+    starts_at = models.DateTimeField(db_index=True)
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=BookingStatus.choices, default=BookingStatus.BOOKED)
+    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.NOT_REQUIRED)
+    reason = models.TextField(blank=True, help_text="The patient's reason for the visit.")
+
+    o365_event_id = models.CharField("Office 365 event id", max_length=255, blank=True)
+    o365_ical_uid = models.CharField("Office 365 iCalUId", max_length=255, blank=True)
+    calendly_invitee_uri = models.URLField("Calendly invitee URI", max_length=255, blank=True)
+    stripe_payment_id = models.CharField("Stripe charge or payment intent", max_length=255, blank=True)
+    medirecords_appointment_id = models.CharField("MediRecords appointment id", max_length=64, blank=True)
+
+    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.PENDING)
+    sync_error = models.TextField(blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="booking_ends_after_start"
+            ),
+            unique_when_set("o365_event_id", model="booking"),
+            unique_when_set("o365_ical_uid", model="booking"),
+            unique_when_set("calendly_invitee_uri", model="booking"),
+            unique_when_set("stripe_payment_id", model="booking"),
+            unique_when_set("medirecords_appointment_id", model="booking"),
+        ]
+        indexes = [models.Index(fields=["sync_state"]), models.Index(fields=["practitioner", "starts_at"])]
+
+    def __str__(self) -> str:
+        return f"Booking #{self.pk}"
+
+
+class DeliverySource(models.TextChoices):
+    GRAPH = "graph", "Microsoft Graph change notification"
+    GRAPH_LIFECYCLE = "graph-lifecycle", "Microsoft Graph lifecycle notification"
+    CALENDLY = "calendly", "Calendly webhook"
+    STRIPE = "stripe", "Stripe webhook"
+    JOTFORM = "jotform", "JotForm webhook"
+
+
+# Sources whose bodies carry only ids; the others carry names, contact details or answers.
+SOURCES_WITHOUT_HEALTH_DATA = frozenset({DeliverySource.GRAPH, DeliverySource.GRAPH_LIFECYCLE})
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"
+
+
+class InboundDelivery(models.Model):
+    """One delivery from another system, stored before anything is done with it.
+
+    Receivers store and acknowledge; workers process. A unique (source, delivery key) makes
+    the sender's retries and duplicates land on the same row.
+    """
+
+    source = models.CharField(max_length=32, choices=DeliverySource.choices)
+    delivery_key = models.CharField(max_length=1024)
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When the latest attempt started.")
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "inbound deliveries"
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "delivery_key"], name="delivery_source_key_unique"),
+        ]
+        indexes = [models.Index(fields=["status", "received_at"])]
+        permissions = [("view_delivery_body", "Can view raw bodies of deliveries that carry health data")]
+
+    def __str__(self) -> str:
+        return f"{self.source} delivery #{self.pk}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FormsIntakeConfig(AppConfig):
+    name = "forms_intake"
+    verbose_name = "Intake forms"

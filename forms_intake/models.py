@@ -1,0 +1,1 @@
+"""JotForm submissions and triage assessments."""

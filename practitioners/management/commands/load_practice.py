@@ -1,0 +1,29 @@
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from practitioners.services import PRACTICE_FILE, PracticeFileError, practice_load
+
+
+class Command(BaseCommand):
+    help = "Create or update the practice's practitioners from the versioned practice file."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--file", type=Path, default=PRACTICE_FILE, help="Practice file (TOML).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = practice_load(path=options["file"], environ=os.environ)
+        except PracticeFileError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(
+            f"practitioners: {len(result.created)} created, {len(result.updated)} updated, "
+            f"{len(result.unchanged)} unchanged"
+        )
+        for label, slugs in (("created", result.created), ("updated", result.updated)):
+            for slug in slugs:
+                self.stdout.write(f"  {label}: {slug}")
+        if result.not_in_file:
+            self.stdout.write(f"  kept (not in the file): {', '.join(result.not_in_file)}")
