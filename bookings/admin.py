@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -21,6 +22,8 @@ class PatientAdmin(admin.ModelAdmin[Patient]):
 
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin[Booking]):
+    # Every URL we keep (Calendly, Stripe) is https; a bare host typed in means https too.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["__str__", "practitioner", "starts_at", "kind", "status", "payment_status", "sync_state"]
     list_filter = ["practitioner", "kind", "status", "payment_status", "sync_state"]
     list_select_related = ["practitioner", "patient"]

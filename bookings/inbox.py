@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_guid import set_guid
+from django_guid import get_guid, set_guid
 
 from bookings.models import DeliveryStatus, InboundDelivery
 from config.log_redaction import redact_text
@@ -53,13 +53,17 @@ def delivery_store(
     delivery_key: str,
     body: bytes,
     headers: Mapping[str, str] | None = None,
-    correlation_id: str = "",
+    correlation_id: str | None = None,
 ) -> StoredDelivery:
     """Store a delivery once per (source, key) and enqueue its processing after commit.
 
     A delivery already stored is a duplicate: nothing is written and nothing enqueued. Safe
     under concurrent calls with the same key (the unique constraint decides the winner).
+    The correlation id defaults to the current request's, so the worker's log lines for
+    this delivery carry the id of the request that brought it.
     """
+    if correlation_id is None:
+        correlation_id = get_guid() or ""
     with transaction.atomic():
         delivery, created = InboundDelivery.objects.get_or_create(
             source=source,

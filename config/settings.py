@@ -21,6 +21,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # Embedded-mode state (SQLite database, broker folders, beat schedule, static files).
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 # --- Core -----------------------------------------------------------------------------
 
@@ -131,7 +132,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# Preloading asks browsers never to use plain HTTP for the domain: set it false if any
+# subdomain of the practice still serves HTTP.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 # Behind a TLS-terminating proxy the original scheme arrives in X-Forwarded-Proto.
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=not DEBUG):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -169,7 +172,9 @@ else:
     # kombu's filesystem transport: a queue in a folder, so the embedded mode needs no server.
     # It has no fan-out exchanges, hence no remote control.
     _BROKER_DIR = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    for _folder in ("queue", "control"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
@@ -272,5 +277,6 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django_guid": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
     },
 }

@@ -1,10 +1,13 @@
 from django.contrib import admin
+from django.db import models
 
 from practitioners.models import Practitioner
 
 
 @admin.register(Practitioner)
 class PractitionerAdmin(admin.ModelAdmin[Practitioner]):
+    # Every URL we keep (Calendly, Stripe) is https; a bare host typed in means https too.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["display_name", "kind", "booking_type", "fee", "default_duration_minutes", "is_active"]
     list_filter = ["kind", "booking_type", "is_active"]
     search_fields = ["display_name", "slug"]

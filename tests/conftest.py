@@ -1,0 +1,52 @@
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+
+from bookings import inbox
+from config.celery import app as celery_app
+
+requires_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (DATABASE_URL): SQLite serialises every writer, so there is no race to provoke",
+)
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """Unit tests run tasks in-process; end-to-end tests use a real worker instead."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def recording_handler():
+    """Registers a handler for Stripe deliveries that records what it was given.
+
+    Set `.outcome` to an exception instance to make the handler raise it.
+    """
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+            self.outcome: Exception | None = None
+
+        def __call__(self, delivery) -> None:
+            self.seen.append(delivery.pk)
+            if self.outcome is not None:
+                raise self.outcome
+
+    recorder = Recorder()
+    inbox.delivery_handler_register(source="stripe", handler=recorder)
+    yield recorder
+    inbox.delivery_handler_unregister(source="stripe")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    """A staff login that may view every model, but not raw bodies that carry health data."""
+    user = django_user_model.objects.create_user(username="frontdesk", password="a-long-test-password", is_staff=True)
+    model_views = Permission.objects.filter(codename__startswith="view_").exclude(codename="view_delivery_body")
+    user.user_permissions.set(model_views)
+    return user
