@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 run: $(VENV)/.installed-runtime
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_practice
+	$(BIN)/python manage.py load_practice $(if $(MEDIRECORDS_API_URL),,--env-file config/sandbox.env)
 	$(BIN)/python manage.py ensure_staff_login
 	@echo "Serving http://127.0.0.1:$(PORT)/ (staff console at /admin/); Ctrl-C stops everything."
 	PORT=$(PORT) $(BIN)/honcho --procfile Procfile start

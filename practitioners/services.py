@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from medirecords import MediRecordsClient
 from practitioners.models import Practitioner
 
 PRACTICE_FILE = Path(__file__).resolve().parent / "practice.toml"
@@ -86,6 +87,21 @@ def practice_load(*, path: Path = PRACTICE_FILE, environ: Mapping[str, str]) -> 
     return result
 
 
+def environ_file_read(path: Path) -> dict[str, str]:
+    """KEY=value lines of a file (comments and blank lines skipped)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise PracticeFileError(f"{path}: {error}") from error
+    variables = {}
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            variables[key.strip()] = value.strip()
+    return variables
+
+
 def _read_practice_file(path: Path) -> list[dict[str, Any]]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -126,3 +142,31 @@ def _validate(practitioner: Practitioner, *, slug: str) -> None:
         practitioner.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as error:
         raise PracticeFileError(f"practitioner {slug!r}: {error.message_dict}") from error
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    slug: str
+    problem: str
+
+
+def medirecords_mapping_check(*, client: MediRecordsClient) -> list[MappingProblem]:
+    """What stops each active practitioner's bookings from landing in their MediRecords calendar."""
+    provider_ids = {provider.id for provider in client.providers()}
+    appointment_types = {appointment_type.id: appointment_type for appointment_type in client.appointment_types()}
+    problems = []
+    for practitioner in Practitioner.objects.filter(is_active=True):
+        slug = practitioner.slug
+        if not practitioner.medirecords_provider_id:
+            problems.append(MappingProblem(slug, "no MediRecords provider id"))
+        elif practitioner.medirecords_provider_id not in provider_ids:
+            problems.append(MappingProblem(slug, "its MediRecords provider id is not an active provider"))
+        if not practitioner.medirecords_appointment_type_id:
+            problems.append(MappingProblem(slug, "no MediRecords appointment type id"))
+        elif practitioner.medirecords_appointment_type_id not in appointment_types:
+            problems.append(MappingProblem(slug, "its MediRecords appointment type id does not exist"))
+        try:
+            client.interval_code_for(practitioner.default_duration_minutes)
+        except ValueError as error:
+            problems.append(MappingProblem(slug, str(error)))
+    return problems

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from practitioners.services import PRACTICE_FILE, PracticeFileError, practice_load
+from practitioners.services import PRACTICE_FILE, PracticeFileError, environ_file_read, practice_load
 
 
 class Command(BaseCommand):
@@ -12,10 +12,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--file", type=Path, default=PRACTICE_FILE, help="Practice file (TOML).")
+        parser.add_argument(
+            "--env-file",
+            type=Path,
+            help="Extra PRACTITIONER_* variables (KEY=value lines); the real environment wins.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        environ = dict(os.environ)
+        if options["env_file"]:
+            environ = {**environ_file_read(options["env_file"]), **environ}
         try:
-            result = practice_load(path=options["file"], environ=os.environ)
+            result = practice_load(path=options["file"], environ=environ)
         except PracticeFileError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
