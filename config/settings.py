@@ -198,12 +198,6 @@ INBOX_SWEEP_AGE_SECONDS = env.int("INBOX_SWEEP_AGE_SECONDS", default=300)
 INBOX_SWEEP_INTERVAL_SECONDS = env.int("INBOX_SWEEP_INTERVAL_SECONDS", default=60)
 INBOX_MAX_ATTEMPTS = env.int("INBOX_MAX_ATTEMPTS", default=5)
 
-CELERY_BEAT_SCHEDULE = {
-    "inbox-sweep": {
-        "task": "bookings.tasks.inbox_sweep",
-        "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
-    },
-}
 
 # --- Email ----------------------------------------------------------------------------
 
@@ -226,6 +220,19 @@ AZURE_TENANT_ID = env.str("AZURE_TENANT_ID", default="")
 AZURE_CLIENT_ID = env.str("AZURE_CLIENT_ID", default="")
 AZURE_CLIENT_SECRET = env.str("AZURE_CLIENT_SECRET", default="")
 
+# An extra CA bundle for the identity provider and Graph (a local fake's self-signed
+# certificate); empty trusts the system's CAs only.
+AZURE_CA_BUNDLE = env.str("AZURE_CA_BUNDLE", default="")
+# Outlook event subscriptions live at most 10,080 minutes; ask for a little less, and renew
+# any that would expire within the margin.
+GRAPH_SUBSCRIPTION_LIFETIME_MINUTES = env.int("GRAPH_SUBSCRIPTION_LIFETIME_MINUTES", default=10_000)
+GRAPH_SUBSCRIPTION_RENEWAL_MARGIN_MINUTES = env.int("GRAPH_SUBSCRIPTION_RENEWAL_MARGIN_MINUTES", default=24 * 60)
+GRAPH_SUBSCRIPTION_RENEWAL_INTERVAL_SECONDS = env.int("GRAPH_SUBSCRIPTION_RENEWAL_INTERVAL_SECONDS", default=15 * 60)
+# Failed renewals in a row before a subscription is shown as unhealthy in admin.
+GRAPH_SUBSCRIPTION_UNHEALTHY_AFTER_FAILURES = env.int("GRAPH_SUBSCRIPTION_UNHEALTHY_AFTER_FAILURES", default=3)
+# The window a calendar resync (after missed notifications) reads: from yesterday to this far ahead.
+GRAPH_RESYNC_DAYS_AHEAD = env.int("GRAPH_RESYNC_DAYS_AHEAD", default=90)
+
 CALENDLY_API_URL = env.str("CALENDLY_API_URL", default="https://api.calendly.com")
 CALENDLY_API_TOKEN = env.str("CALENDLY_API_TOKEN", default="")
 CALENDLY_WEBHOOK_SIGNING_KEY = env.str("CALENDLY_WEBHOOK_SIGNING_KEY", default="")
@@ -239,6 +246,17 @@ JOTFORM_WEBHOOK_TOKEN = env.str("JOTFORM_WEBHOOK_TOKEN", default="")
 
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation adds a new first key).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+CELERY_BEAT_SCHEDULE = {
+    "inbox-sweep": {
+        "task": "bookings.tasks.inbox_sweep",
+        "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
+    },
+    "graph-subscriptions-renew": {
+        "task": "practitioners.tasks.graph_subscriptions_renew",
+        "schedule": float(GRAPH_SUBSCRIPTION_RENEWAL_INTERVAL_SECONDS),
+    },
+}
 
 # --- Logging: one JSON line per event, correlation id on each, health data scrubbed -----
 

@@ -68,3 +68,44 @@ class Practitioner(models.Model):
     @property
     def takes_payment(self) -> bool:
         return self.booking_type == BookingType.PAID
+
+
+class SubscriptionReceiver(models.TextChoices):
+    """Which of our notification URLs a subscription points at."""
+
+    CONSULTANT = "consultant", "Consultant (free initial consultations)"
+    PRACTITIONER = "practitioner", "Practitioners (paid bookings)"
+
+
+class GraphSubscription(models.Model):
+    """A Microsoft Graph change-notification subscription on one practitioner's calendar.
+
+    `client_state` is the secret Graph echoes in every notification; a notification whose
+    subscription or secret we do not recognise is discarded unread.
+    """
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="graph_subscriptions")
+    graph_id = models.CharField("Graph subscription id", max_length=64, unique=True)
+    resource = models.CharField(max_length=255)
+    client_state = models.CharField(max_length=128)
+    receiver = models.CharField(max_length=16, choices=SubscriptionReceiver.choices)
+    expires_at = models.DateTimeField()
+    last_renewed_at = models.DateTimeField(null=True, blank=True)
+    renewal_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    is_healthy = models.BooleanField(default=True)
+    delta_link = models.TextField(blank=True, help_text="Where the next calendar resync continues from.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["expires_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(receiver__in=SubscriptionReceiver.values), name="graph_subscription_receiver_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Graph subscription for {self.practitioner}"
