@@ -1,7 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from practitioners.models import Practitioner
+from practitioners import clients, subscriptions
+from practitioners.graph import GraphClient, GraphError
+from practitioners.models import GraphSubscription, Practitioner
+
+SUBSCRIPTION_KEPT = frozenset(
+    {subscriptions.RenewOutcome.RENEWED, subscriptions.RenewOutcome.REAUTHORIZED, subscriptions.RenewOutcome.RECREATED}
+)
 
 
 @admin.register(Practitioner)
@@ -20,3 +28,93 @@ class PractitionerAdmin(admin.ModelAdmin[Practitioner]):
         ("MediRecords", {"fields": ["medirecords_provider_id", "medirecords_appointment_type_id"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
+
+
+@admin.register(GraphSubscription)
+class GraphSubscriptionAdmin(admin.ModelAdmin[GraphSubscription]):
+    """Subscriptions are kept by beat and `manage.py graph_subscriptions`; staff watch and nudge them.
+
+    The client state is the secret Graph echoes in notifications: it is never shown.
+    """
+
+    list_display = [
+        "practitioner",
+        "receiver",
+        "expires_at",
+        "last_renewed_at",
+        "is_healthy",
+        "renewal_failures",
+        "last_error",
+    ]
+    list_filter = ["is_healthy", "receiver"]
+    list_select_related = ["practitioner"]
+    search_fields = ["practitioner__display_name", "practitioner__slug", "graph_id"]
+    exclude = ["client_state"]
+    readonly_fields = [
+        "practitioner",
+        "graph_id",
+        "resource",
+        "receiver",
+        "expires_at",
+        "last_renewed_at",
+        "renewal_failures",
+        "is_healthy",
+        "last_error",
+        "delta_link",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["renew_now", "recreate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: GraphSubscription | None = None) -> bool:
+        # A row deleted here would leave its subscription alive in Graph; the command deletes both.
+        return False
+
+    @admin.action(description="Renew now", permissions=["change"])
+    def renew_now(self, request: HttpRequest, queryset: QuerySet[GraphSubscription]) -> None:
+        client = self._graph_client(request)
+        if client is None:
+            return
+        outcomes = [
+            subscriptions.graph_subscription_renew(subscription=subscription, client=client)
+            for subscription in queryset.select_related("practitioner")
+        ]
+        self._outcomes_report(request, outcomes)
+
+    @admin.action(description="Recreate (new subscription, old one deleted)", permissions=["change"])
+    def recreate(self, request: HttpRequest, queryset: QuerySet[GraphSubscription]) -> None:
+        client = self._graph_client(request)
+        if client is None:
+            return
+        recreated = 0
+        for subscription in queryset.select_related("practitioner"):
+            try:
+                subscriptions.graph_subscription_replace(subscription=subscription, client=client)
+            except (GraphError, ValueError) as error:
+                self.message_user(request, f"{subscription.practitioner}: {error}", level=messages.ERROR)
+            else:
+                recreated += 1
+        if recreated:
+            self.message_user(request, f"{recreated} subscriptions recreated.", level=messages.SUCCESS)
+
+    def _graph_client(self, request: HttpRequest) -> GraphClient | None:
+        missing = clients.graph_settings_missing()
+        if missing:
+            self.message_user(
+                request, f"Microsoft Graph is not configured: set {', '.join(missing)}.", level=messages.ERROR
+            )
+            return None
+        return clients.graph_client()
+
+    def _outcomes_report(self, request: HttpRequest, outcomes: list[subscriptions.RenewOutcome]) -> None:
+        done = sum(outcome in SUBSCRIPTION_KEPT for outcome in outcomes)
+        failed = len(outcomes) - done
+        if done:
+            self.message_user(request, f"{done} subscriptions renewed or recreated.", level=messages.SUCCESS)
+        if failed:
+            self.message_user(
+                request, f"{failed} subscriptions failed; the last error is on each row.", level=messages.ERROR
+            )
