@@ -30,7 +30,22 @@ class BookingAdmin(admin.ModelAdmin[Booking]):
     search_fields = ["patient__last_name", "patient__first_name", "o365_event_id", "calendly_invitee_uri"]
     date_hierarchy = "starts_at"
     raw_id_fields = ["patient"]
-    readonly_fields = ["created_at", "updated_at", "synced_at", "sync_error"]
+    # What the calendar event and Calendly told us, and the booking's history, are shown as
+    # they were recorded: a change made in Calendly or Office 365 arrives through the pipeline.
+    readonly_fields = [
+        "o365_etag",
+        "o365_modified_at",
+        "calendly_cancel_url",
+        "calendly_reschedule_url",
+        "intake_warnings",
+        "cancelled_at",
+        "rescheduled_at",
+        "reschedule_count",
+        "created_at",
+        "updated_at",
+        "synced_at",
+        "sync_error",
+    ]
 
 
 @admin.register(InboundDelivery)

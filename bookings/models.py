@@ -92,10 +92,32 @@ class Booking(models.Model):
     status = models.CharField(max_length=16, choices=BookingStatus.choices, default=BookingStatus.BOOKED)
     payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.NOT_REQUIRED)
     reason = models.TextField(blank=True, help_text="The patient's reason for the visit.")
+    cancelled_at = models.DateTimeField(null=True, blank=True, help_text="When the booking was cancelled; final.")
+    rescheduled_at = models.DateTimeField(null=True, blank=True, help_text="When the booking last moved.")
+    reschedule_count = models.PositiveIntegerField(default=0, help_text="How many times the booking has moved.")
+    intake_warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What could not be read from the booking's details (e.g. an invalid mobile number).",
+    )
 
     o365_event_id = models.CharField("Office 365 event id", max_length=255, blank=True)
     o365_ical_uid = models.CharField("Office 365 iCalUId", max_length=255, blank=True)
+    o365_etag = models.CharField(
+        "Office 365 event version",
+        max_length=255,
+        blank=True,
+        help_text="The event's etag when last applied; a notification for this version needs no fetch.",
+    )
+    o365_modified_at = models.DateTimeField(
+        "Office 365 event last modified",
+        null=True,
+        blank=True,
+        help_text="The version of the event last applied; older versions arriving late are ignored.",
+    )
     calendly_invitee_uri = models.URLField("Calendly invitee URI", max_length=255, blank=True)
+    calendly_cancel_url = models.URLField("Calendly cancel URL", max_length=500, blank=True)
+    calendly_reschedule_url = models.URLField("Calendly reschedule URL", max_length=500, blank=True)
     stripe_payment_id = models.CharField("Stripe charge or payment intent", max_length=255, blank=True)
     medirecords_appointment_id = models.CharField("MediRecords appointment id", max_length=64, blank=True)
 

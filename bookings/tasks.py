@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from bookings import inbox
+from bookings import inbox, sync
 
 
 @shared_task(name="bookings.tasks.delivery_process")
@@ -13,3 +13,8 @@ def delivery_process_task(delivery_id: int) -> str | None:
 @shared_task(name="bookings.tasks.inbox_sweep")
 def inbox_sweep_task() -> int:
     return inbox.inbox_sweep()
+
+
+@shared_task(name="bookings.tasks.booking_sync")
+def booking_sync_task(booking_id: int) -> None:
+    sync.booking_sync(booking_id=booking_id)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from bookings import receivers
 from config.views import health
 
 admin.site.site_header = "Clinic operations"
@@ -12,4 +13,9 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
+    # Microsoft Graph change notifications: free initial consultations, paid bookings, and
+    # the subscriptions' lifecycle events.
+    path("booking/consultant", receivers.graph_consultant_receiver, name="graph-consultant"),
+    path("booking/practitioner", receivers.graph_practitioner_receiver, name="graph-practitioner"),
+    path("booking/lifecycle", receivers.graph_lifecycle_receiver, name="graph-lifecycle"),
 ]

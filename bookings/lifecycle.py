@@ -1,0 +1,132 @@
+"""Keeping a calendar's bookings whole when its Graph subscription has trouble.
+
+Graph tells the lifecycle URL when a subscription needs its authorisation renewed, when it
+has been removed, and when notifications were missed. Removal and missed notifications
+both leave gaps, which `calendar_resync` fills by reading the calendar's changes (Graph's
+delta query) and applying each event exactly as a change notification would.
+"""
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from bookings.graph_events import EventNotABooking
+from bookings.graph_processing import subscription_of
+from bookings.inbox import DeliveryIgnored, delivery_store
+from bookings.models import DeliverySource
+from bookings.services import booking_cancel_for_event, booking_upsert_from_event
+from practitioners import subscriptions
+from practitioners.graph import DeltaPage, GraphClient, GraphDeltaExpired
+from practitioners.models import GraphSubscription
+
+logger = logging.getLogger("clinic.graph")
+
+RESYNC_DAYS_BEHIND = 1
+
+
+class SubscriptionUpkeepFailed(Exception):  # noqa: N818 - names what happened
+    """Graph refused to keep a subscription going; the message is Graph's error, no patient data."""
+
+
+def graph_lifecycle_process(
+    *, notification: Mapping[str, Any], client: GraphClient, now: datetime | None = None
+) -> None:
+    """Answer one stored lifecycle notification; DeliveryIgnored for an unknown subscription or event."""
+    subscription = subscription_of(notification)
+    lifecycle_event = notification.get("lifecycleEvent")
+    if lifecycle_event == "reauthorizationRequired":
+        outcome = subscriptions.graph_subscription_reauthorize(subscription=subscription, client=client, now=now)
+        if outcome in (subscriptions.RenewOutcome.FAILED, subscriptions.RenewOutcome.FAILED_TRANSIENT):
+            # Recorded on the subscription too; failing the delivery has the sweep try again.
+            raise SubscriptionUpkeepFailed(f"reauthorizing the subscription failed: {subscription.last_error}")
+    elif lifecycle_event == "subscriptionRemoved":
+        replacement = subscriptions.graph_subscription_replace(subscription=subscription, client=client, now=now)
+        _resync_after_replacement(
+            subscription=replacement, replaced_graph_id=subscription.graph_id, client=client, now=now
+        )
+    elif lifecycle_event == "missed":
+        calendar_resync(subscription=subscription, client=client, now=now)
+    else:
+        raise DeliveryIgnored("not a lifecycle event this service acts on")
+
+
+def calendar_resync(
+    *, subscription: GraphSubscription, client: GraphClient, now: datetime | None = None
+) -> Counter[str]:
+    """Apply every change to the subscription's calendar since the last resync; counts by outcome.
+
+    The first resync reads from yesterday to GRAPH_RESYNC_DAYS_AHEAD days ahead; later ones
+    continue from the saved delta link (or start over when Graph no longer knows it). The
+    new delta link is saved only once every change has been applied, so a resync that fails
+    half-way is repeated whole.
+    """
+    now = now or timezone.now()
+    practitioner = subscription.practitioner
+    page = _delta_read(subscription=subscription, client=client, now=now)
+    outcomes: Counter[str] = Counter()
+    for event in page.events:
+        try:
+            result = booking_upsert_from_event(practitioner=practitioner, event=event, now=now)
+        except EventNotABooking:
+            outcomes["not_a_booking"] += 1
+        else:
+            outcomes[result.change.value] += 1
+    for event_id in page.removed_ids:
+        cancelled = booking_cancel_for_event(practitioner=practitioner, event_id=event_id, now=now)
+        outcomes[cancelled.change.value if cancelled else "no_booking"] += 1
+
+    subscription.delta_link = page.delta_link
+    subscription.save(update_fields=["delta_link", "updated_at"])
+    logger.info("calendar resynced", extra={"subscription_id": subscription.pk, "outcomes": dict(outcomes)})
+    return outcomes
+
+
+def _resync_after_replacement(
+    *, subscription: GraphSubscription, replaced_graph_id: str, client: GraphClient, now: datetime | None
+) -> None:
+    """Resync the calendar a replacement subscription watches.
+
+    The removed subscription's row is gone by now, so a retry of the removal notification
+    could not find it: a resync that fails here is stored as a `missed` notification of the
+    replacement instead, which the inbox retries like any other.
+    """
+    try:
+        calendar_resync(subscription=subscription, client=client, now=now)
+    except Exception as error:
+        logger.warning(
+            "calendar resync after replacing a subscription failed; stored to be retried",
+            extra={"subscription_id": subscription.pk, "error": type(error).__name__},
+        )
+        follow_up = {"subscriptionId": subscription.graph_id, "lifecycleEvent": "missed"}
+        delivery_store(
+            source=DeliverySource.GRAPH_LIFECYCLE,
+            delivery_key=f"{subscription.graph_id}:missed:replacing:{replaced_graph_id}",
+            body=json.dumps(follow_up, sort_keys=True).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
+
+def _delta_read(*, subscription: GraphSubscription, client: GraphClient, now: datetime) -> DeltaPage:
+    practitioner = subscription.practitioner
+
+    def changes_since(delta_link: str) -> DeltaPage:
+        return client.calendar_delta(
+            mailbox=practitioner.o365_mailbox,
+            calendar_id=practitioner.o365_calendar_id,
+            start=now - timedelta(days=RESYNC_DAYS_BEHIND),
+            end=now + timedelta(days=settings.GRAPH_RESYNC_DAYS_AHEAD),
+            delta_link=delta_link,
+        )
+
+    try:
+        return changes_since(subscription.delta_link)
+    except GraphDeltaExpired:
+        if not subscription.delta_link:
+            raise
+        return changes_since("")

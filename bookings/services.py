@@ -1,0 +1,249 @@
+"""The booking lifecycle as the practitioners' calendars tell it: create, move, cancel.
+
+`booking_upsert_from_event` makes our booking agree with an Office 365 event's current
+state, however often, late or out of order that state reaches us:
+
+- the booking is found by the event id, or by the iCalUId when Graph gave the same event a
+  new id, and its row is locked while it changes, so two workers cannot interleave;
+- a cancelled booking stays cancelled: cancellation is final, a late `created` or `updated`
+  cannot bring it back;
+- an event version older than the one already applied (`lastModifiedDateTime`) changes
+  nothing, so a slow worker cannot undo a newer change;
+- every change that MediRecords should hear about goes to `booking_sync_request`, once,
+  after commit; a repeat that changes nothing requests nothing.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from bookings.graph_events import (
+    BookingDetails,
+    EventIdentity,
+    EventNotABooking,
+    PatientDetails,
+    event_booking_read,
+    event_identity_read,
+)
+from bookings.models import Booking, BookingKind, BookingStatus, Patient, PaymentStatus
+from bookings.sync import booking_sync_request
+from practitioners.models import BookingType, Practitioner
+
+
+class BookingChange(StrEnum):
+    CREATED = "created"
+    RESCHEDULED = "rescheduled"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+    UNCHANGED = "unchanged"
+    ALREADY_CANCELLED = "already_cancelled"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    booking: Booking
+    change: BookingChange
+
+
+# Patient fields a booking may fill in; it never clears or overwrites one (the intake forms
+# and staff correct them, and a later event update must not undo that).
+PATIENT_FIELDS = ("first_name", "last_name", "email", "mobile", "date_of_birth")
+
+
+def booking_upsert_from_event(
+    *, practitioner: Practitioner, event: Mapping[str, Any], now: datetime | None = None
+) -> BookingResult:
+    """Create, move, update or cancel the practitioner's booking for this event.
+
+    `event` is the event as Graph returns it (UTC times). Raises EventNotABooking, with the
+    reason, for an event that is not a patient's booking and has none to cancel.
+    """
+    now = now or timezone.now()
+    identity = event_identity_read(event)
+    if identity.is_cancelled:
+        result = booking_cancel_for_event(
+            practitioner=practitioner, event_id=identity.event_id, ical_uid=identity.ical_uid, now=now
+        )
+        if result is None:
+            raise EventNotABooking("a cancelled event with no booking")
+        return result
+
+    today = timezone.localdate(now, ZoneInfo(settings.PRACTICE_TIME_ZONE))
+    details = event_booking_read(event, mailbox=practitioner.o365_mailbox, today=today)
+    with transaction.atomic():
+        booking = _booking_lock(practitioner=practitioner, event_id=identity.event_id, ical_uid=identity.ical_uid)
+        if booking is None:
+            created = _booking_create(practitioner=practitioner, identity=identity, details=details)
+            if created is not None:
+                booking_sync_request(booking_id=created.pk)
+                return BookingResult(created, BookingChange.CREATED)
+            # Another worker created it a moment ago; its row is committed and ours to update.
+            booking = _booking_lock(practitioner=practitioner, event_id=identity.event_id, ical_uid=identity.ical_uid)
+            if booking is None:
+                raise RuntimeError("the booking for this event was neither created nor found")
+        return _booking_update(booking, identity=identity, details=details, now=now)
+
+
+@transaction.atomic
+def booking_cancel_for_event(
+    *, practitioner: Practitioner, event_id: str, ical_uid: str = "", now: datetime | None = None
+) -> BookingResult | None:
+    """Cancel the practitioner's booking for this event; None when there is no such booking.
+
+    Only the practitioner's own bookings are looked at, so a notification from one calendar
+    can never cancel another's booking.
+    """
+    booking = _booking_lock(practitioner=practitioner, event_id=event_id, ical_uid=ical_uid)
+    if booking is None:
+        return None
+    if booking.status == BookingStatus.CANCELLED:
+        return BookingResult(booking, BookingChange.ALREADY_CANCELLED)
+    booking.status = BookingStatus.CANCELLED
+    booking.cancelled_at = now or timezone.now()
+    booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+    booking_sync_request(booking_id=booking.pk)
+    return BookingResult(booking, BookingChange.CANCELLED)
+
+
+def patient_find_or_create(*, details: PatientDetails) -> tuple[Patient, bool]:
+    """The patient with this email and last name (ignoring case), or a new one; and whether it changed.
+
+    An existing patient only gains the details it lacks. Matching to MediRecords' record is
+    the sync's job, not this one's.
+    """
+    patient = (
+        Patient.objects.filter(email__iexact=details.email, last_name__iexact=details.last_name).order_by("pk").first()
+    )
+    if patient is None:
+        patient = Patient.objects.create(**{name: getattr(details, name) for name in PATIENT_FIELDS})
+        return patient, True
+    return patient, patient_blanks_fill(patient=patient, details=details)
+
+
+def patient_blanks_fill(*, patient: Patient, details: PatientDetails) -> bool:
+    """Fill the patient's empty fields from `details`; returns whether any was filled."""
+    filled = [
+        name
+        for name in PATIENT_FIELDS
+        if getattr(details, name) not in ("", None) and getattr(patient, name) in ("", None)
+    ]
+    for name in filled:
+        setattr(patient, name, getattr(details, name))
+    if filled:
+        patient.save(update_fields=[*filled, "updated_at"])
+    return bool(filled)
+
+
+def _booking_lock(*, practitioner: Practitioner, event_id: str, ical_uid: str) -> Booking | None:
+    """The practitioner's booking for this event, its row locked until the transaction ends.
+
+    The event id decides; the iCalUId finds the booking when Graph gave the event a new id.
+    """
+    matches = Q(o365_event_id=event_id)
+    if ical_uid:
+        matches |= Q(o365_ical_uid=ical_uid)
+    candidates = list(
+        Booking.objects.select_for_update(of=("self",))
+        .select_related("patient")
+        .filter(matches, practitioner=practitioner)
+        .order_by("pk")
+    )
+    by_event_id = [booking for booking in candidates if booking.o365_event_id == event_id]
+    return next(iter(by_event_id or candidates), None)
+
+
+def _booking_create(*, practitioner: Practitioner, identity: EventIdentity, details: BookingDetails) -> Booking | None:
+    """A new booking for the event, or None if another worker's booking for it got there first."""
+    free = practitioner.booking_type == BookingType.FREE_INITIAL
+    try:
+        with transaction.atomic():
+            patient, _ = patient_find_or_create(details=details.patient)
+            return Booking.objects.create(
+                practitioner=practitioner,
+                patient=patient,
+                kind=BookingKind.FREE_INITIAL if free else BookingKind.PAID,
+                payment_status=PaymentStatus.NOT_REQUIRED if free else PaymentStatus.PENDING,
+                starts_at=details.starts_at,
+                ends_at=details.ends_at,
+                reason=details.reason,
+                o365_event_id=identity.event_id,
+                o365_ical_uid=_ical_uid_if_free(identity.ical_uid, practitioner=practitioner),
+                o365_etag=identity.etag,
+                o365_modified_at=identity.modified_at,
+                calendly_cancel_url=details.cancel_url,
+                calendly_reschedule_url=details.reschedule_url,
+                intake_warnings=list(details.warnings),
+            )
+    except IntegrityError:
+        return None
+
+
+def _booking_update(
+    booking: Booking, *, identity: EventIdentity, details: BookingDetails, now: datetime
+) -> BookingResult:
+    if booking.status == BookingStatus.CANCELLED:
+        return BookingResult(booking, BookingChange.ALREADY_CANCELLED)
+    if identity.modified_at and booking.o365_modified_at and identity.modified_at < booking.o365_modified_at:
+        return BookingResult(booking, BookingChange.STALE)
+
+    patient, patient_changed = _booking_patient(booking, details=details.patient)
+    moved = (booking.starts_at, booking.ends_at) != (details.starts_at, details.ends_at)
+    wanted: dict[str, Any] = {
+        # What MediRecords hears about.
+        "patient": patient,
+        "starts_at": details.starts_at,
+        "ends_at": details.ends_at,
+        "reason": details.reason or booking.reason,
+        # Our own bookkeeping.
+        "o365_event_id": identity.event_id,
+        "o365_etag": identity.etag or booking.o365_etag,
+        "o365_modified_at": identity.modified_at or booking.o365_modified_at,
+        "calendly_cancel_url": details.cancel_url or booking.calendly_cancel_url,
+        "calendly_reschedule_url": details.reschedule_url or booking.calendly_reschedule_url,
+        "intake_warnings": list(details.warnings),
+    }
+    if not booking.o365_ical_uid:
+        wanted["o365_ical_uid"] = _ical_uid_if_free(identity.ical_uid, practitioner=booking.practitioner)
+    changed = [name for name, value in wanted.items() if getattr(booking, name) != value]
+    for name in changed:
+        setattr(booking, name, wanted[name])
+    if moved:
+        booking.rescheduled_at = now
+        booking.reschedule_count += 1
+        changed += ["rescheduled_at", "reschedule_count"]
+    if changed:
+        booking.save(update_fields=[*changed, "updated_at"])
+
+    if moved:
+        change = BookingChange.RESCHEDULED
+    elif patient_changed or {"patient", "reason"} & set(changed):
+        change = BookingChange.UPDATED
+    else:
+        return BookingResult(booking, BookingChange.UNCHANGED)
+    booking_sync_request(booking_id=booking.pk)
+    return BookingResult(booking, change)
+
+
+def _booking_patient(booking: Booking, *, details: PatientDetails) -> tuple[Patient, bool]:
+    """The booking's patient while the event's attendee is still them, else the attendee's patient."""
+    current = booking.patient
+    if current is not None and current.email.lower() == details.email:
+        return current, patient_blanks_fill(patient=current, details=details)
+    return patient_find_or_create(details=details)
+
+
+def _ical_uid_if_free(ical_uid: str, *, practitioner: Practitioner) -> str:
+    """The iCalUId, unless another practitioner's booking holds it (the same meeting seen
+    from two practitioners' calendars); then the event id alone identifies this booking."""
+    if ical_uid and Booking.objects.filter(o365_ical_uid=ical_uid).exclude(practitioner=practitioner).exists():
+        return ""
+    return ical_uid

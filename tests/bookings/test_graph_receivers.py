@@ -1,0 +1,204 @@
+import json
+import logging
+from urllib.parse import quote
+
+import pytest
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
+
+from bookings import graph_intake
+from bookings.models import DeliverySource, DeliveryStatus, InboundDelivery
+from tests.bookings.conftest import (
+    CONSULTANT_SUBSCRIPTION,
+    DR_DIA_SUBSCRIPTION,
+    JANE_EVENT_ID,
+    fixture_bytes,
+    fixture_json,
+    notification,
+)
+
+pytestmark = pytest.mark.django_db
+
+GRAPH_URLS = ["/booking/consultant", "/booking/practitioner", "/booking/lifecycle"]
+
+
+def post(client, url, body):
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post(url, data=payload, content_type="application/json")
+
+
+class TestValidationHandshake:
+    TOKEN = "Validation: a+b/c=d e <b>&amp;</b> ünï"
+
+    @pytest.mark.parametrize("url", GRAPH_URLS)
+    def test_answers_with_the_decoded_token_as_plain_text(self, client, url):
+        response = client.post(f"{url}?validationToken={quote(self.TOKEN, safe='')}", data=b"", content_type="")
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/plain; charset=utf-8"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response.content == self.TOKEN.encode()
+
+    def test_a_plus_in_the_query_is_a_space_as_graph_encodes_it(self, client):
+        response = client.post("/booking/practitioner?validationToken=a+b%2Bc", data=b"", content_type="")
+        assert response.content == b"a b+c"
+
+    def test_a_get_with_the_token_is_answered_too(self, client):
+        response = client.get("/booking/consultant?validationToken=abc")
+        assert (response.status_code, response.content) == (200, b"abc")
+
+    def test_nothing_is_stored(self, client):
+        client.post("/booking/practitioner?validationToken=abc", data=b"", content_type="")
+        assert not InboundDelivery.objects.exists()
+
+
+class TestNotifications:
+    def test_a_notification_is_stored_and_acknowledged_without_calling_graph(
+        self, client, dr_dia_subscription, fake_graph, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = post(client, "/booking/practitioner", fixture_bytes("graph-notification-created.json"))
+
+        assert response.status_code == 202
+        assert len(callbacks) == 1, "processing is enqueued after commit"
+        assert fake_graph.event_gets == []
+        delivery = InboundDelivery.objects.get()
+        assert delivery.source == DeliverySource.GRAPH
+        assert delivery.status == DeliveryStatus.RECEIVED
+        assert delivery.delivery_key == (
+            f'{DR_DIA_SUBSCRIPTION}:{JANE_EVENT_ID}:created:W/"DwAAABYAAAB0Kg2lH1ZWRaYmYnx3H6R/AAAUxgmu"'
+        )
+        assert delivery.headers == {"Content-Type": "application/json"}
+        stored = json.loads(bytes(delivery.body))
+        assert stored["resourceData"]["id"] == JANE_EVENT_ID
+        assert "clientState" not in stored, "the secret is not kept once it has been checked"
+
+    def test_duplicates_in_a_batch_are_stored_once(self, client, dr_dia_subscription, nurse_subscription):
+        response = post(client, "/booking/practitioner", fixture_bytes("graph-notification-batch-duplicates.json"))
+
+        assert response.status_code == 202
+        keys = sorted(InboundDelivery.objects.values_list("delivery_key", flat=True))
+        assert len(keys) == 2
+        assert [key.split(":")[2] for key in keys] == ["deleted", "updated"]
+
+    def test_posting_again_stores_nothing_new(self, client, dr_dia_subscription, nurse_subscription):
+        body = fixture_bytes("graph-notification-batch-duplicates.json")
+        post(client, "/booking/practitioner", body)
+        response = post(client, "/booking/practitioner", body)
+
+        assert response.status_code == 202
+        assert InboundDelivery.objects.count() == 2
+
+    def test_each_subscription_is_read_once_per_batch(self, client, dr_dia_subscription, nurse_subscription):
+        body = fixture_bytes("graph-notification-batch-duplicates.json")
+        with CaptureQueriesContext(connection) as queries:
+            post(client, "/booking/practitioner", body)
+
+        subscription_reads = [query for query in queries if 'FROM "practitioners_graphsubscription"' in query["sql"]]
+        assert len(subscription_reads) == 2
+
+    def test_a_consultant_notification_is_stored_from_the_consultant_url(self, client, consultant_subscription):
+        item = notification(
+            "created", subscriptionId=CONSULTANT_SUBSCRIPTION, clientState="secretClientValue-consultant"
+        )
+        assert post(client, "/booking/consultant", {"value": [item]}).status_code == 202
+        assert InboundDelivery.objects.count() == 1
+
+    def test_the_database_failing_asks_graph_to_retry(self, client, dr_dia_subscription, monkeypatch):
+        def database_down(**kwargs):
+            raise DatabaseError("connection lost")
+
+        monkeypatch.setattr(graph_intake, "delivery_store", database_down)
+        response = post(client, "/booking/practitioner", fixture_bytes("graph-notification-created.json"))
+        assert response.status_code == 503
+
+
+class TestRejected:
+    @pytest.mark.parametrize(
+        ("url", "changes", "reason"),
+        [
+            ("/booking/practitioner", {"clientState": "secretClientValue-nurse"}, "wrong_client_state"),
+            ("/booking/practitioner", {"clientState": ""}, "missing_client_state"),
+            ("/booking/practitioner", {"clientState": None}, "missing_client_state"),
+            ("/booking/practitioner", {"clientState": ...}, "missing_client_state"),
+            (
+                "/booking/practitioner",
+                {"subscriptionId": "00000000-dead-beef-0000-000000000000"},
+                "unknown_subscription",
+            ),
+            ("/booking/consultant", {}, "wrong_url"),
+            ("/booking/lifecycle", {}, "wrong_url"),
+            ("/booking/practitioner", {"changeType": "moved"}, "malformed"),
+            ("/booking/practitioner", {"resourceData": {"id": ""}}, "malformed"),
+        ],
+    )
+    def test_is_discarded_counted_and_still_acknowledged(
+        self, client, dr_dia_subscription, fake_graph, caplog, url, changes, reason
+    ):
+        item = notification("created", **changes)
+        item = {key: value for key, value in item.items() if value is not ...}
+        caplog.set_level(logging.WARNING, logger="clinic.graph")
+
+        response = post(client, url, {"value": [item]})
+
+        assert response.status_code == 202
+        assert not InboundDelivery.objects.exists()
+        assert fake_graph.event_gets == []
+        [record] = [record for record in caplog.records if record.getMessage() == "graph notifications rejected"]
+        assert record.reasons == {reason: 1}
+        assert record.rejected == 1
+
+    def test_a_consultant_subscription_posted_to_the_practitioner_url(self, client, consultant_subscription):
+        item = notification(
+            "created", subscriptionId=CONSULTANT_SUBSCRIPTION, clientState="secretClientValue-consultant"
+        )
+        assert post(client, "/booking/practitioner", {"value": [item]}).status_code == 202
+        assert not InboundDelivery.objects.exists()
+
+    def test_genuine_notifications_beside_rejected_ones_are_stored(self, client, dr_dia_subscription):
+        genuine = notification("created")
+        forged = notification("updated", clientState="guessed")
+        assert post(client, "/booking/practitioner", {"value": [forged, genuine]}).status_code == 202
+        assert InboundDelivery.objects.get().delivery_key.split(":")[2] == "created"
+
+
+class TestMalformed:
+    @pytest.mark.parametrize(
+        "body",
+        [b"", b"not json", b"\xff\xfe", b"[]", b'{"value": {}}', b'{"other": []}', b'{"value": [1, {}]}'],
+    )
+    def test_is_refused(self, client, body):
+        response = post(client, "/booking/practitioner", body)
+        assert response.status_code == 400
+        assert "error" in response.json()
+        assert not InboundDelivery.objects.exists()
+
+    @pytest.mark.parametrize("method", ["get", "put", "delete"])
+    def test_other_methods_are_not_allowed(self, client, method):
+        assert getattr(client, method)("/booking/practitioner").status_code == 405
+
+
+class TestLifecycle:
+    def test_lifecycle_notifications_are_stored_as_such(self, client, dr_dia_subscription, nurse_subscription):
+        response = post(client, "/booking/lifecycle", fixture_bytes("graph-lifecycle-reauthorization.json"))
+
+        assert response.status_code == 202
+        deliveries = InboundDelivery.objects.order_by("delivery_key")
+        assert [delivery.source for delivery in deliveries] == [DeliverySource.GRAPH_LIFECYCLE] * 2
+        assert [delivery.delivery_key for delivery in deliveries] == [
+            "0c6d2b8e-1111-4a8e-8c1d-5e0f9a3b7d21:missed:2026-12-01T23:00:00.0000000Z",
+            "7f105c7d-2dc5-4530-97cd-4e7ae6534c07:reauthorizationRequired:2026-12-01T23:00:00.0000000Z",
+        ]
+
+    def test_a_lifecycle_notification_at_its_subscriptions_notification_url_is_accepted(
+        self, client, dr_dia_subscription
+    ):
+        item = fixture_json("graph-lifecycle-reauthorization.json")["value"][0]
+        assert post(client, "/booking/practitioner", {"value": [item]}).status_code == 202
+        assert InboundDelivery.objects.get().source == DeliverySource.GRAPH_LIFECYCLE
+
+    def test_a_lifecycle_notification_with_the_wrong_secret_is_discarded(self, client, dr_dia_subscription):
+        item = fixture_json("graph-lifecycle-reauthorization.json")["value"][0]
+        item["clientState"] = "secretClientValue-nurse"
+        assert post(client, "/booking/lifecycle", {"value": [item]}).status_code == 202
+        assert not InboundDelivery.objects.exists()

@@ -1,0 +1,226 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bookings import inbox
+from bookings.lifecycle import SubscriptionUpkeepFailed, calendar_resync, graph_lifecycle_process
+from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery
+from practitioners.graph import DeltaPage, GraphDeltaExpired, GraphThrottled
+from practitioners.models import GraphSubscription
+from tests.bookings.conftest import (
+    DR_DIA_SUBSCRIPTION,
+    NURSE_EVENT_ID,
+    NURSE_MAILBOX,
+    NURSE_SUBSCRIPTION,
+    fixture_bytes,
+    fixture_json,
+    jane_event,
+)
+from tests.bookings.factories import BookingFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+DELTA_LINK = "https://graph.microsoft.com/v1.0/users/x/calendarView/delta?$deltatoken=round-2"
+
+
+def nurse_event(event_id="AAMkNURSE2=", **changes):
+    """A Calendly booking in the Nurse's calendar."""
+    organizer = {"emailAddress": {"name": "Nurse", "address": "nurse@clinic.example.com.au"}}
+    return jane_event(id=event_id, iCalUId=f"ical-{event_id}", organizer=organizer, **changes)
+
+
+def lifecycle(event, subscription_id=NURSE_SUBSCRIPTION):
+    item = fixture_json("graph-lifecycle-reauthorization.json")["value"][1]
+    return {**item, "subscriptionId": subscription_id, "lifecycleEvent": event}
+
+
+class TestReceivedLifecycleNotifications:
+    def test_reauthorization_and_missed_notifications_from_the_fixture(
+        self,
+        client,
+        nurse,
+        dr_dia_subscription,
+        nurse_subscription,
+        fake_graph,
+        sync_requests,
+        django_capture_on_commit_callbacks,
+    ):
+        cancelled = BookingFactory(practitioner=nurse, o365_event_id=NURSE_EVENT_ID)
+        fake_graph.delta_pages = [
+            DeltaPage(events=[nurse_event()], removed_ids=[NURSE_EVENT_ID], delta_link=DELTA_LINK)
+        ]
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/booking/lifecycle",
+                data=fixture_bytes("graph-lifecycle-reauthorization.json"),
+                content_type="application/json",
+            )
+
+        assert response.status_code == 202
+        assert {delivery.status for delivery in InboundDelivery.objects.all()} == {DeliveryStatus.PROCESSED}
+        assert fake_graph.reauthorized == [DR_DIA_SUBSCRIPTION]
+        assert [call["mailbox"] for call in fake_graph.delta_calls] == [NURSE_MAILBOX]
+        created = Booking.objects.get(o365_event_id="AAMkNURSE2=")
+        assert created.practitioner == nurse
+        cancelled.refresh_from_db()
+        assert cancelled.status == BookingStatus.CANCELLED
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.delta_link == DELTA_LINK
+        assert sorted(sync_requests) == sorted([created.pk, cancelled.pk])
+        assert fake_graph.event_gets == [], "a resync applies the events the delta query returned"
+
+
+class TestLifecycleEvents:
+    def test_reauthorization_required_reauthorizes(self, nurse_subscription, fake_graph):
+        graph_lifecycle_process(notification=lifecycle("reauthorizationRequired"), client=fake_graph, now=NOW)
+
+        assert fake_graph.reauthorized == [NURSE_SUBSCRIPTION]
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.last_renewed_at == NOW
+
+    def test_subscription_removed_replaces_it_then_resyncs(self, nurse_subscription, fake_graph, settings):
+        settings.PUBLIC_BASE_URL = "https://ops.clinic.example.com.au"
+        nurse_subscription.delta_link = DELTA_LINK
+        nurse_subscription.save()
+        next_link = DELTA_LINK.replace("round-2", "round-3")
+        fake_graph.delta_pages = [DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=next_link)]
+
+        graph_lifecycle_process(notification=lifecycle("subscriptionRemoved"), client=fake_graph, now=NOW)
+
+        replacement = GraphSubscription.objects.get()
+        assert replacement.graph_id == "new-subscription-1"
+        assert fake_graph.created[0]["notification_url"] == "https://ops.clinic.example.com.au/booking/practitioner"
+        assert fake_graph.deleted == [NURSE_SUBSCRIPTION]
+        assert fake_graph.delta_calls[0]["delta_link"] == DELTA_LINK, "the resync continues where it was"
+        assert replacement.delta_link == next_link
+        assert Booking.objects.get().o365_event_id == "AAMkNURSE2="
+
+    def test_a_failed_reauthorization_fails_the_delivery_for_a_retry(self, nurse_subscription, fake_graph):
+        fake_graph.upkeep_error = GraphThrottled("POST /subscriptions/{id}/reauthorize: 429", status=429)
+
+        with pytest.raises(SubscriptionUpkeepFailed, match="GraphThrottled"):
+            graph_lifecycle_process(notification=lifecycle("reauthorizationRequired"), client=fake_graph, now=NOW)
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.renewal_failures == 1
+
+    def test_a_resync_failing_after_the_replacement_is_stored_to_be_retried(
+        self, nurse_subscription, fake_graph, django_capture_on_commit_callbacks
+    ):
+        fake_graph.delta_pages = [
+            GraphThrottled("GET /users/{mailbox}/calendarView/delta: 429", status=429),
+            DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK),
+        ]
+
+        with django_capture_on_commit_callbacks(execute=False):
+            graph_lifecycle_process(notification=lifecycle("subscriptionRemoved"), client=fake_graph, now=NOW)
+
+        follow_up = InboundDelivery.objects.get()
+        assert follow_up.delivery_key == f"new-subscription-1:missed:replacing:{NURSE_SUBSCRIPTION}"
+        assert not Booking.objects.exists()
+
+        inbox.delivery_process(delivery_id=follow_up.pk)
+
+        follow_up.refresh_from_db()
+        assert follow_up.status == DeliveryStatus.PROCESSED
+        assert Booking.objects.get().o365_event_id == "AAMkNURSE2="
+        assert GraphSubscription.objects.get().delta_link == DELTA_LINK
+
+    def test_missed_resyncs(self, nurse_subscription, fake_graph):
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+        graph_lifecycle_process(notification=lifecycle("missed"), client=fake_graph, now=NOW)
+        assert len(fake_graph.delta_calls) == 1
+
+    def test_an_unknown_subscription_is_ignored(self, fake_graph):
+        with pytest.raises(inbox.DeliveryIgnored, match="subscription is no longer known"):
+            graph_lifecycle_process(notification=lifecycle("missed"), client=fake_graph, now=NOW)
+
+    def test_an_unknown_lifecycle_event_is_ignored(self, nurse_subscription, fake_graph):
+        with pytest.raises(inbox.DeliveryIgnored, match="not a lifecycle event"):
+            graph_lifecycle_process(notification=lifecycle("somethingNew"), client=fake_graph, now=NOW)
+
+    def test_a_replayed_removal_of_a_replaced_subscription_is_ignored(
+        self, client, nurse_subscription, fake_graph, django_capture_on_commit_callbacks
+    ):
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+        body = json.dumps({"value": [lifecycle("subscriptionRemoved")]}).encode()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post("/booking/lifecycle", data=body, content_type="application/json")
+        with django_capture_on_commit_callbacks(execute=True):
+            inbox.delivery_replay(delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
+
+        delivery = InboundDelivery.objects.get()
+        assert (delivery.status, delivery.last_error) == (DeliveryStatus.IGNORED, "the subscription is no longer known")
+        assert len(fake_graph.created) == 1
+
+
+class TestCalendarResync:
+    def test_reads_from_yesterday_to_the_configured_days_ahead(self, nurse_subscription, fake_graph, settings):
+        settings.GRAPH_RESYNC_DAYS_AHEAD = 30
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert fake_graph.delta_calls == [
+            {
+                "mailbox": NURSE_MAILBOX,
+                "start": NOW - timedelta(days=1),
+                "end": NOW + timedelta(days=30),
+                "delta_link": "",
+            }
+        ]
+
+    def test_counts_outcomes_and_skips_what_is_not_a_booking(self, nurse, nurse_subscription, fake_graph):
+        BookingFactory(practitioner=nurse, o365_event_id="AAMkGONE=", status=BookingStatus.CANCELLED)
+        events = [nurse_event(), nurse_event("AAMkPRIVATE=", sensitivity="private")]
+        fake_graph.delta_pages = [
+            DeltaPage(events=events, removed_ids=["AAMkGONE=", "AAMkNEVER="], delta_link=DELTA_LINK)
+        ]
+
+        outcomes = calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert outcomes == {"created": 1, "not_a_booking": 1, "already_cancelled": 1, "no_booking": 1}
+
+    def test_the_same_changes_twice_change_nothing(
+        self, nurse_subscription, fake_graph, sync_requests, django_capture_on_commit_callbacks
+    ):
+        page = DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK)
+        fake_graph.delta_pages = [page, page]
+        with django_capture_on_commit_callbacks(execute=True):
+            calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+            outcomes = calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert outcomes == {"unchanged": 1}
+        assert len(sync_requests) == 1
+        assert fake_graph.delta_calls[1]["delta_link"] == DELTA_LINK
+
+    def test_an_expired_delta_link_starts_over(self, nurse_subscription, fake_graph):
+        nurse_subscription.delta_link = DELTA_LINK
+        nurse_subscription.save()
+        fresh_link = DELTA_LINK.replace("round-2", "fresh")
+        fake_graph.delta_pages = [
+            GraphDeltaExpired("GET /users/{mailbox}/calendarView/delta: 410", status=410),
+            DeltaPage(events=[], removed_ids=[], delta_link=fresh_link),
+        ]
+
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert [call["delta_link"] for call in fake_graph.delta_calls] == [DELTA_LINK, ""]
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.delta_link == fresh_link
+
+    def test_a_failure_half_way_keeps_the_old_delta_link(self, nurse_subscription, fake_graph, monkeypatch):
+        from bookings import lifecycle as lifecycle_module
+
+        def broken(**kwargs):
+            raise RuntimeError("database gone")
+
+        monkeypatch.setattr(lifecycle_module, "booking_upsert_from_event", broken)
+        fake_graph.delta_pages = [DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK)]
+
+        with pytest.raises(RuntimeError):
+            calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.delta_link == ""
