@@ -15,13 +15,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--env-file",
             type=Path,
-            help="Extra PRACTITIONER_* variables (KEY=value lines); the real environment wins.",
+            action="append",
+            default=[],
+            help="Extra PRACTITIONER_* variables (KEY=value lines); repeatable; the real environment wins.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        environ = dict(os.environ)
-        if options["env_file"]:
-            environ = {**environ_file_read(options["env_file"]), **environ}
+        environ: dict[str, str] = {}
+        for env_file in options["env_file"]:
+            environ.update(environ_file_read(env_file))
+        environ.update(os.environ)
         try:
             result = practice_load(path=options["file"], environ=environ)
         except PracticeFileError as error:

@@ -1,0 +1,1 @@
+"""Benchmark scripts and the baseline views they compare against. Not part of the service."""
