@@ -5,15 +5,21 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
+# Unless the environment points at the real systems, `make run` wires the service to the
+# local MediRecords sandbox and the local fake of Microsoft Graph.
+LOCAL_ENV_FILES := $(if $(MEDIRECORDS_API_URL),,config/sandbox.env) $(if $(AZURE_CLIENT_ID),,config/fake-graph.env)
+comma := ,
+space := $(empty) $(empty)
+
 .PHONY: run test lint format install install-dev clean
 
 run: $(VENV)/.installed-runtime
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_practice $(if $(MEDIRECORDS_API_URL),,--env-file config/sandbox.env)
+	$(BIN)/python manage.py load_practice $(LOCAL_ENV_FILES:%=--env-file %)
 	$(BIN)/python manage.py ensure_staff_login
 	@echo "Serving http://127.0.0.1:$(PORT)/ (staff console at /admin/); Ctrl-C stops everything."
-	PORT=$(PORT) $(BIN)/honcho --procfile Procfile start
+	PORT=$(PORT) $(BIN)/honcho --procfile Procfile $(if $(LOCAL_ENV_FILES),--env $(subst $(space),$(comma),$(strip $(LOCAL_ENV_FILES)))) start
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

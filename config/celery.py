@@ -1,14 +1,27 @@
 """The Celery app: workers run the inbox handlers and the MediRecords push; beat runs upkeep."""
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Seconds after beat starts before it asks for subscription upkeep: time for the web
+# process beside it to come up, since Graph validates a new subscription by calling it.
+SUBSCRIPTION_UPKEEP_DELAY_SECONDS = 10
+
+
+@beat_init.connect
+def _subscription_upkeep_at_start(sender: Any, **kwargs: Any) -> None:
+    """Subscribe calendars right after a deploy instead of at the first renewal interval."""
+    app.send_task("practitioners.tasks.graph_subscriptions_renew", countdown=SUBSCRIPTION_UPKEEP_DELAY_SECONDS)
+
 
 # Imported for its signal handlers: one log line per task.
 import config.task_logging  # noqa: E402, F401

@@ -125,6 +125,10 @@ def _azure_session() -> requests.Session:
     session = requests.Session()
     if settings.AZURE_CA_BUNDLE:
         session.verify = settings.AZURE_CA_BUNDLE
+        # Otherwise REQUESTS_CA_BUNDLE from the environment overrides the session's `verify`
+        # on every request (requests merges environment settings over session ones), and
+        # msal passes no `verify` of its own.
+        session.trust_env = False
     return session
 
 

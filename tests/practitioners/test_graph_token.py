@@ -75,6 +75,8 @@ def test_a_local_identity_provider_skips_discovery_and_trusts_the_ca_bundle(fake
     assert built["authority"] == "https://127.0.0.1:8443/84bd8158-6d4d-4958-8b9f-9d6445542f95"
     assert built["instance_discovery"] is False
     assert built["http_client"].verify == str(bundle)
+    # REQUESTS_CA_BUNDLE in the environment must not override the bundle on each request.
+    assert built["http_client"].trust_env is False
     assert clients.graph_client()._session.verify == str(bundle)
 
 

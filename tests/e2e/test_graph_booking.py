@@ -1,0 +1,105 @@
+"""A Calendly booking written into Office 365 arrives as a booking, end to end.
+
+The fake Graph and its identity provider run over real HTTP (TLS for the identity provider);
+msal takes a token from it; our server (live_server) answers the subscription handshake and
+receives the notification; a real worker process fetches the event and makes the booking.
+"""
+
+import time
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bookings.models import Booking, BookingKind, InboundDelivery
+from practitioners import clients
+from practitioners.fake_graph import FAKE_MAILBOXES, FakeGraphServer, calendly_event
+from practitioners.models import GraphSubscription
+from practitioners.services import external_id_variable, practice_load
+from practitioners.subscriptions import graph_subscriptions_sync
+from tests.e2e.conftest import requires_distributed_setup
+
+pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
+
+STARTS = datetime(2026, 12, 3, 23, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake_graph(tmp_path):
+    with FakeGraphServer(cert_dir=tmp_path) as fake:
+        yield fake
+
+
+@pytest.fixture
+def graph_settings(settings, fake_graph, live_server):
+    values = {
+        "GRAPH_API_URL": fake_graph.graph_url,
+        "AZURE_AUTHORITY_HOST": fake_graph.authority_host,
+        "AZURE_TENANT_ID": fake_graph.tenant_id,
+        "AZURE_CLIENT_ID": fake_graph.client_id,
+        "AZURE_CLIENT_SECRET": fake_graph.client_secret,
+        "AZURE_CA_BUNDLE": fake_graph.ca_cert_path,
+        "PUBLIC_BASE_URL": live_server.url,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    clients.graph_clients_reset()
+    yield values
+    clients.graph_clients_reset()
+
+
+def wait_for(condition, *, seconds: float = 30.0):
+    """Poll an observable outcome with a deadline (the worker is another process)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+def test_a_calendly_booking_in_office_365_becomes_a_booking(fake_graph, graph_settings, start_worker):
+    practice_load(
+        environ={
+            external_id_variable(slug=slug, field_name="o365_mailbox"): mailbox["id"]
+            for slug, mailbox in FAKE_MAILBOXES.items()
+        }
+    )
+
+    # Subscriptions are created through the real handshake against our running server,
+    # with a token msal obtained from the identity provider over TLS.
+    report = graph_subscriptions_sync(client=clients.graph_client())
+    assert report.failed == []
+    assert GraphSubscription.objects.count() == 5
+    assert len(fake_graph.subscriptions()) == 5
+    assert fake_graph.tokens_issued() == 1
+
+    start_worker(extra_environment={name: str(value) for name, value in graph_settings.items()})
+
+    dr_dia = FAKE_MAILBOXES["dr-dia"]
+    event = fake_graph.create_event(
+        dr_dia["id"],
+        calendly_event(
+            practitioner_name="Dr Dia",
+            first_name="Jane",
+            last_name="Citizen",
+            email="jane.citizen@example.com.au",
+            mobile="+61 412 345 678",
+            date_of_birth=date(1980, 2, 29),
+            reason="Review of blood results",
+            start=STARTS,
+            minutes=45,
+        ),
+    )
+
+    booking = wait_for(
+        lambda: Booking.objects.select_related("patient", "practitioner").filter(o365_event_id=event["id"]).first()
+    )
+    assert booking.practitioner.slug == "dr-dia"
+    assert booking.kind == BookingKind.PAID
+    assert (booking.starts_at, booking.ends_at.astimezone(UTC)) == (STARTS, datetime(2026, 12, 4, 0, 15, tzinfo=UTC))
+    assert (booking.patient.first_name, booking.patient.last_name) == ("Jane", "Citizen")
+    assert booking.patient.mobile == "+61412345678"
+    assert booking.patient.date_of_birth == date(1980, 2, 29)
+    delivery = InboundDelivery.objects.get(source="graph")
+    assert delivery.status == "processed"
