@@ -11,7 +11,7 @@ LOCAL_ENV_FILES := $(if $(MEDIRECORDS_API_URL),,config/sandbox.env) $(if $(AZURE
 comma := ,
 space := $(empty) $(empty)
 
-.PHONY: run test lint format install install-dev clean
+.PHONY: run test lint format install install-dev clean simulate-booking
 
 run: $(VENV)/.installed-runtime
 	mkdir -p var
@@ -20,6 +20,12 @@ run: $(VENV)/.installed-runtime
 	$(BIN)/python manage.py ensure_staff_login
 	@echo "Serving http://127.0.0.1:$(PORT)/ (staff console at /admin/); Ctrl-C stops everything."
 	PORT=$(PORT) $(BIN)/honcho --procfile Procfile $(if $(LOCAL_ENV_FILES),--env $(subst $(space),$(comma),$(strip $(LOCAL_ENV_FILES)))) start
+
+# Beside a running `make run`: a Calendly-style booking appears in the fake Office 365 calendar
+# and travels the whole pipeline. PRACTITIONER is a slug (consultant, dr-dia, doctor-2, nurse, ramona).
+PRACTITIONER ?= dr-dia
+simulate-booking: $(VENV)/.installed-runtime
+	set -a; . config/fake-graph.env; set +a; $(BIN)/python manage.py simulate_booking --practitioner $(PRACTITIONER)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -18,8 +18,8 @@ from typing import Any
 
 from bookings.inbox import delivery_store
 from bookings.models import DeliverySource, InboundDelivery
-from practitioners.models import GraphSubscription, SubscriptionReceiver
-from practitioners.selectors import graph_subscription_get
+from practitioners.models import SubscriptionReceiver
+from practitioners.selectors import SubscriptionCredentials, graph_subscription_credentials
 
 logger = logging.getLogger("clinic.graph")
 
@@ -65,7 +65,7 @@ def notifications_accept(*, body: bytes, url: NotificationUrl, content_type: str
     """
     notifications = _notifications_parse(body)
     result = AcceptResult()
-    subscriptions: dict[str, GraphSubscription | None] = {}
+    subscriptions: dict[str, SubscriptionCredentials | None] = {}
     for notification in notifications:
         rejection = _notification_check(notification, url=url, subscriptions=subscriptions)
         if rejection is None and len(delivery_key := _delivery_key(notification)) > DELIVERY_KEY_MAX_LENGTH:
@@ -89,7 +89,8 @@ def notifications_accept(*, body: bytes, url: NotificationUrl, content_type: str
             "graph notifications rejected",
             extra={"url": url.value, "rejected": sum(result.rejected.values()), "reasons": dict(result.rejected)},
         )
-    logger.info(
+    # The request line and one "delivery stored" line per notification already tell the rest.
+    logger.debug(
         "graph notifications accepted",
         extra={"url": url.value, "stored": result.stored, "duplicates": result.duplicates},
     )
@@ -110,7 +111,7 @@ def _notifications_parse(body: bytes) -> list[dict[str, Any]]:
 
 
 def _notification_check(
-    notification: dict[str, Any], *, url: NotificationUrl, subscriptions: dict[str, GraphSubscription | None]
+    notification: dict[str, Any], *, url: NotificationUrl, subscriptions: dict[str, SubscriptionCredentials | None]
 ) -> Rejection | None:
     """Why this notification must be discarded, or None when it is genuine and well formed.
 
@@ -120,7 +121,7 @@ def _notification_check(
     if not isinstance(subscription_id, str) or not subscription_id:
         return Rejection.MALFORMED
     if subscription_id not in subscriptions:
-        subscriptions[subscription_id] = graph_subscription_get(graph_id=subscription_id)
+        subscriptions[subscription_id] = graph_subscription_credentials(graph_id=subscription_id)
     subscription = subscriptions[subscription_id]
     if subscription is None:
         return Rejection.UNKNOWN_SUBSCRIPTION

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_guid import get_guid, set_guid
@@ -64,19 +64,51 @@ def delivery_store(
     """
     if correlation_id is None:
         correlation_id = get_guid() or ""
-    with transaction.atomic():
-        delivery, created = InboundDelivery.objects.get_or_create(
-            source=source,
-            delivery_key=delivery_key,
-            defaults={"body": body, "headers": dict(headers or {}), "correlation_id": correlation_id},
-        )
-        if created:
-            delivery_enqueue(delivery_id=delivery.pk)
+    candidate = InboundDelivery(
+        source=source,
+        delivery_key=delivery_key,
+        body=body,
+        headers=dict(headers or {}),
+        correlation_id=correlation_id,
+        received_at=timezone.now(),
+    )
+    # A single statement needs no transaction of its own; on_commit then runs at once, or when
+    # the caller's transaction commits.
+    candidate.pk = _insert_unless_stored(candidate)
+    created = candidate.pk is not None
+    if created:
+        delivery = candidate
+        delivery_enqueue(delivery_id=delivery.pk)
+    else:
+        delivery = InboundDelivery.objects.get(source=source, delivery_key=delivery_key)
     logger.info(
         "delivery stored",
         extra={"source": source, "delivery_id": delivery.pk, "duplicate": not created},
     )
     return StoredDelivery(delivery=delivery, duplicate=not created)
+
+
+def _insert_unless_stored(delivery: InboundDelivery) -> int | None:
+    """INSERT the row unless its (source, key) is stored already; the new id, or None.
+
+    One statement, where get_or_create needs a read, a savepoint and a write: this runs once
+    per notification while Graph waits. Both PostgreSQL and SQLite (3.35+) speak
+    `ON CONFLICT ... DO NOTHING RETURNING`.
+    """
+    fields = [field for field in InboundDelivery._meta.concrete_fields if not field.primary_key]
+    connection = connections[router.db_for_write(InboundDelivery)]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [field.get_db_prep_save(field.pre_save(delivery, add=True), connection) for field in fields]
+    table = connection.ops.quote_name(InboundDelivery._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model
+        "ON CONFLICT (source, delivery_key) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
 
 
 def delivery_enqueue(*, delivery_id: int) -> None:

@@ -233,6 +233,8 @@ GRAPH_SUBSCRIPTION_RENEWAL_MARGIN_MINUTES = env.int("GRAPH_SUBSCRIPTION_RENEWAL_
 GRAPH_SUBSCRIPTION_RENEWAL_INTERVAL_SECONDS = env.int("GRAPH_SUBSCRIPTION_RENEWAL_INTERVAL_SECONDS", default=15 * 60)
 # Failed renewals in a row before a subscription is shown as unhealthy in admin.
 GRAPH_SUBSCRIPTION_UNHEALTHY_AFTER_FAILURES = env.int("GRAPH_SUBSCRIPTION_UNHEALTHY_AFTER_FAILURES", default=3)
+# Seconds a web process keeps a subscription's clientState and receiver after reading them.
+GRAPH_SUBSCRIPTION_CACHE_SECONDS = env.int("GRAPH_SUBSCRIPTION_CACHE_SECONDS", default=30)
 # The window a calendar resync (after missed notifications) reads: from yesterday to this far ahead.
 GRAPH_RESYNC_DAYS_AHEAD = env.int("GRAPH_RESYNC_DAYS_AHEAD", default=90)
 

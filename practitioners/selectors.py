@@ -1,8 +1,55 @@
 """Reads of practitioner data that other apps reuse."""
 
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
 from practitioners.models import GraphSubscription
 
 
 def graph_subscription_get(*, graph_id: str) -> GraphSubscription | None:
     """The subscription Graph calls `graph_id`, with its practitioner, or None."""
     return GraphSubscription.objects.select_related("practitioner").filter(graph_id=graph_id).first()
+
+
+@dataclass(frozen=True)
+class SubscriptionCredentials:
+    """What a receiver needs to judge a notification: the secret and the URL it belongs to."""
+
+    graph_id: str
+    client_state: str
+    receiver: str
+
+
+_credentials_cache: dict[str, tuple[float, SubscriptionCredentials | None]] = {}
+_credentials_lock = threading.Lock()
+
+
+def graph_subscription_credentials(*, graph_id: str) -> SubscriptionCredentials | None:
+    """The credentials of subscription `graph_id`, or None if we have no such subscription.
+
+    Kept per process for GRAPH_SUBSCRIPTION_CACHE_SECONDS: receivers look them up for every
+    notification while Graph waits, and they change only when a subscription is created or
+    replaced. A subscription deleted within that window is still caught by the worker, which
+    reads the row again before doing anything.
+    """
+    now = time.monotonic()
+    with _credentials_lock:
+        cached = _credentials_cache.get(graph_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = GraphSubscription.objects.filter(graph_id=graph_id).values_list("client_state", "receiver").first()
+    credentials = SubscriptionCredentials(graph_id, *row) if row else None
+    with _credentials_lock:
+        if len(_credentials_cache) > 10_000:  # spam with random ids must not grow it without end
+            _credentials_cache.clear()
+        _credentials_cache[graph_id] = (now + settings.GRAPH_SUBSCRIPTION_CACHE_SECONDS, credentials)
+    return credentials
+
+
+def graph_subscription_credentials_forget() -> None:
+    """Drop the cached credentials (after this process creates or replaces subscriptions)."""
+    with _credentials_lock:
+        _credentials_cache.clear()

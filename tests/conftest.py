@@ -4,6 +4,7 @@ from django.db import connection
 
 from bookings import inbox
 from config.celery import app as celery_app
+from practitioners.selectors import graph_subscription_credentials_forget
 
 requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -18,6 +19,14 @@ def _eager_celery():
     celery_app.conf.task_eager_propagates = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_subscription_credentials():
+    """Each test makes its own subscriptions, often under the fixtures' ids."""
+    graph_subscription_credentials_forget()
+    yield
+    graph_subscription_credentials_forget()
 
 
 @pytest.fixture

@@ -69,6 +69,11 @@ class Command(BaseCommand):
             event_name=f"{kind} ({minutes} min)",
         )
         control_url = options["fake_graph_control"] or control_url_for(settings.GRAPH_API_URL)
+        if "graph.microsoft.com" in control_url:
+            raise CommandError(
+                "GRAPH_API_URL points at Microsoft Graph; simulated bookings go to the local fake only. "
+                "Run `make simulate-booking PRACTITIONER=dr-dia` beside `make run`, or pass --fake-graph-control."
+            )
         try:
             created = event_create(control_url=control_url, mailbox=practitioner.o365_mailbox, event=event)
         except FakeGraphControlError as error:
