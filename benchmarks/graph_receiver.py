@@ -22,12 +22,10 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from benchmarks.baseline_views import RAW_TABLE
+from benchmarks.harness import recreate_database, wait_until_serving, with_database
 from benchmarks.load import LoadResult, run_load
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     admin_url = os.environ.get("BENCHMARK_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    database_url = _with_database(admin_url, "clinic_benchmark")
+    database_url = with_database(admin_url, "clinic_benchmark")
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -102,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "LOG_LEVEL": "WARNING",
     }
     python = sys.executable
-    _recreate_database(python, admin_url, "clinic_benchmark")
+    recreate_database(python=python, admin_url=admin_url, name="clinic_benchmark")
     subprocess.run(
         [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_ROOT, env=environment, check=True
     )
@@ -128,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         base = f"http://127.0.0.1:{options.port}"
-        _wait_until_serving(f"{base}/healthz")
+        wait_until_serving(f"{base}/healthz")
         endpoints = {
             "bare": f"{base}/benchmark/bare",
             "raw-store": f"{base}/benchmark/raw-store",
@@ -175,33 +173,6 @@ def _print_report(results: dict[str, LoadResult], options: argparse.Namespace) -
     share = results["receiver"].throughput / results["raw-store"].throughput
     print(f"receiver throughput = {share:.0%} of raw-store; p99 {results['receiver'].percentile(0.99):.1f} ms")
     print(json.dumps({name: result.summary() for name, result in results.items()}))
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _recreate_database(python: str, admin_url: str, name: str) -> None:
-    script = (
-        "import psycopg, sys\n"
-        "with psycopg.connect(sys.argv[1], autocommit=True) as connection:\n"
-        f"    connection.execute('DROP DATABASE IF EXISTS {name} WITH (FORCE)')\n"
-        f"    connection.execute('CREATE DATABASE {name}')\n"
-    )
-    subprocess.run([python, "-c", script, admin_url], check=True)
-
-
-def _wait_until_serving(url: str, *, deadline_seconds: float = 60) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own local URL
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer {url} within {deadline_seconds} s")
 
 
 if __name__ == "__main__":
