@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from functools import partial
 from html.parser import HTMLParser
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -31,6 +32,14 @@ CALENDLY_QUESTION_LABELS: Final[Mapping[str, tuple[str, ...]]] = {
     "reason": ("What would you like to discuss?", "Reason for your visit", "Reason for appointment"),
     "cancel_url": ("Cancel",),
     "reschedule_url": ("Reschedule",),
+}
+
+# What shows that Calendly made an event, and so that its attendee is a patient: the host of
+# its Cancel or Reschedule link, or the footer Calendly writes into the body. An event with an
+# outside attendee but none of these (a practice meeting with the accountant) is no booking.
+CALENDLY_MARKERS: Final[Mapping[str, tuple[str, ...]]] = {
+    "link_hosts": ("calendly.com",),
+    "body_texts": ("Powered by Calendly",),
 }
 
 # How an event shows in the calendar when it does not block the practitioner for a patient.
@@ -116,12 +125,15 @@ def event_booking_read(event: Mapping[str, Any], *, mailbox: str, today: date) -
     if ends_at <= starts_at:
         raise EventNotABooking("the event ends before it starts")
 
-    answers = calendly_answers_read(_event_text(event))
+    text = _event_text(event)
+    answers = calendly_answers_read(text)
     warnings: list[str] = []
     mobile = _answer_read(answers, "mobile", mobile_normalise, warnings)
     date_of_birth = _answer_read(answers, "date_of_birth", partial(date_of_birth_parse, today=today), warnings)
     cancel_url = _answer_read(answers, "cancel_url", _url_read, warnings)
     reschedule_url = _answer_read(answers, "reschedule_url", _url_read, warnings)
+    if not is_made_by_calendly(text, links=(cancel_url or "", reschedule_url or "")):
+        raise EventNotABooking("the event shows no sign of Calendly (no Calendly link, no Calendly footer)")
 
     email = attendee["address"].strip().lower()
     first_name, last_name = name_split(_attendee_name(attendee, email=email))
@@ -140,6 +152,17 @@ def event_booking_read(event: Mapping[str, Any], *, mailbox: str, today: date) -
         reschedule_url=reschedule_url or "",
         warnings=tuple(warnings),
     )
+
+
+def is_made_by_calendly(text: str, *, links: tuple[str, ...]) -> bool:
+    """Whether one of `links` (already read as https URLs) or the body `text` carries a CALENDLY_MARKERS marker."""
+    hosts = CALENDLY_MARKERS["link_hosts"]
+    for link in links:
+        host = (urlsplit(link).hostname or "").lower() if link else ""
+        if any(host == allowed or host.endswith(f".{allowed}") for allowed in hosts):
+            return True
+    folded = text.casefold()
+    return any(marker.casefold() in folded for marker in CALENDLY_MARKERS["body_texts"])
 
 
 def _reject_non_patient_event(event: Mapping[str, Any]) -> None:
@@ -188,12 +211,18 @@ def _attendee_name(attendee: Mapping[str, str], *, email: str) -> str:
 
 def _event_text(event: Mapping[str, Any]) -> str:
     """The event body as text. `bodyPreview` is only a fallback: Graph cuts it at 255 characters."""
+    preview = event.get("bodyPreview")
+    preview = preview if isinstance(preview, str) else ""
     body = event.get("body")
     if isinstance(body, dict) and isinstance(body.get("content"), str) and body["content"].strip():
         content: str = body["content"]
-        return html_to_text(content) if str(body.get("contentType", "")).lower() == "html" else content
-    preview = event.get("bodyPreview")
-    return preview if isinstance(preview, str) else ""
+        if str(body.get("contentType", "")).lower() != "html":
+            return content
+        try:
+            return html_to_text(content)
+        except UnreadableBody:
+            return preview
+    return preview
 
 
 def _answer_read(
@@ -374,9 +403,21 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+class UnreadableBody(ValueError):  # noqa: N818 - names what the event holds
+    """An HTML body the parser cannot read; the message never quotes it."""
+
+
 def html_to_text(html: str) -> str:
+    """The text of an HTML body, or UnreadableBody (which quotes none of it)."""
     extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
+    try:
+        extractor.feed(html)
+        extractor.close()
+        readable = True
+    except Exception:  # HTMLParser's errors (AssertionError among them) quote the markup
+        readable = False
+    if not readable:
+        # Raised outside the handler so the parser's error, and the text it quotes, is not chained.
+        raise UnreadableBody("the event body is not readable HTML")
     text = "".join(extractor.parts).replace("\xa0", " ")
     return "\n".join(line.strip() for line in text.split("\n"))

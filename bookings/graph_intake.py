@@ -11,10 +11,14 @@ one row. Nothing here calls Graph: the worker re-fetches the event later.
 import hmac
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+
+from django.utils import timezone
 
 from bookings.inbox import delivery_store
 from bookings.models import DeliverySource, InboundDelivery
@@ -55,28 +59,45 @@ class AcceptResult:
 
 CHANGE_TYPES = frozenset({"created", "updated", "deleted"})
 DELIVERY_KEY_MAX_LENGTH = InboundDelivery._meta.get_field("delivery_key").max_length or 1024
+# Graph batches far fewer; a body with more is not Graph's and is refused before any lookup.
+NOTIFICATIONS_PER_POST_MAX: Final = 1000
+# Lookups a POST may spend on subscriptions we do not know; further unknown ones are rejected unread.
+UNKNOWN_SUBSCRIPTIONS_PER_POST_MAX: Final = 10
+# Graph's subscription ids are GUIDs; anything else is refused before it reaches the database.
+SUBSCRIPTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+# Graph retries a lifecycle notification within minutes; the same event later is a new one.
+LIFECYCLE_REPEAT_WINDOW_MINUTES: Final = 10
 
 
-def notifications_accept(*, body: bytes, url: NotificationUrl, content_type: str = "application/json") -> AcceptResult:
+def notifications_accept(
+    *, body: bytes, url: NotificationUrl, content_type: str = "application/json", now: datetime | None = None
+) -> AcceptResult:
     """Store every genuine notification of a Graph POST to `url`; discard and count the rest.
 
-    Raises MalformedNotifications when the body is not `{"value": [{...}, ...]}`, and lets
-    DatabaseError through so the receiver can ask Graph to try again.
+    Raises MalformedNotifications when the body is not `{"value": [{...}, ...]}` of at most
+    NOTIFICATIONS_PER_POST_MAX notifications, and lets DatabaseError through so the receiver
+    can ask Graph to try again. `now` is when the POST arrived.
     """
     notifications = _notifications_parse(body)
+    received_at = now or timezone.now()
     result = AcceptResult()
-    subscriptions: dict[str, SubscriptionCredentials | None] = {}
+    subscriptions = _BatchSubscriptions()
     for notification in notifications:
         rejection = _notification_check(notification, url=url, subscriptions=subscriptions)
-        if rejection is None and len(delivery_key := _delivery_key(notification)) > DELIVERY_KEY_MAX_LENGTH:
+        if rejection is None and not _is_storable(delivery_key := _delivery_key(notification, received_at=received_at)):
             rejection = Rejection.MALFORMED
         if rejection is not None:
             result.rejected[rejection] += 1
             continue
+        try:
+            canonical_body = _canonical_body(notification)
+        except UnicodeEncodeError:  # a lone surrogate, which no UTF-8 text can hold
+            result.rejected[Rejection.MALFORMED] += 1
+            continue
         stored = delivery_store(
             source=_source_of(notification),
             delivery_key=delivery_key,
-            body=_canonical_body(notification),
+            body=canonical_body,
             headers={"Content-Type": content_type},
         )
         if stored.duplicate:
@@ -100,36 +121,59 @@ def notifications_accept(*, body: bytes, url: NotificationUrl, content_type: str
 def _notifications_parse(body: bytes) -> list[dict[str, Any]]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedNotifications("the body is not JSON") from error
+    except (ValueError, RecursionError):
+        # ValueError covers undecodable bytes and integers too long to convert; RecursionError,
+        # nesting too deep to parse.
+        raise MalformedNotifications("the body is not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("value"), list):
         raise MalformedNotifications('the body has no "value" list')
     notifications: list[dict[str, Any]] = document["value"]
+    if len(notifications) > NOTIFICATIONS_PER_POST_MAX:
+        raise MalformedNotifications(f'"value" holds more than {NOTIFICATIONS_PER_POST_MAX} notifications')
     if not all(isinstance(notification, dict) for notification in notifications):
         raise MalformedNotifications('every item of "value" must be an object')
     return notifications
 
 
-def _notification_check(
-    notification: dict[str, Any], *, url: NotificationUrl, subscriptions: dict[str, SubscriptionCredentials | None]
-) -> Rejection | None:
-    """Why this notification must be discarded, or None when it is genuine and well formed.
+class _BatchSubscriptions:
+    """The subscriptions one POST names, each read once.
 
-    `subscriptions` remembers the lookups of this batch, so each subscription is read once.
+    After UNKNOWN_SUBSCRIPTIONS_PER_POST_MAX unknown ones, any other id not yet read is taken
+    as unknown without a query, so a POST of random ids costs a bounded number of queries.
     """
+
+    def __init__(self) -> None:
+        self._known: dict[str, SubscriptionCredentials] = {}
+        self._unknown: set[str] = set()
+
+    def get(self, graph_id: str) -> SubscriptionCredentials | None:
+        if graph_id in self._known:
+            return self._known[graph_id]
+        if graph_id in self._unknown or len(self._unknown) >= UNKNOWN_SUBSCRIPTIONS_PER_POST_MAX:
+            return None
+        credentials = graph_subscription_credentials(graph_id=graph_id)
+        if credentials is None:
+            self._unknown.add(graph_id)
+        else:
+            self._known[graph_id] = credentials
+        return credentials
+
+
+def _notification_check(
+    notification: dict[str, Any], *, url: NotificationUrl, subscriptions: _BatchSubscriptions
+) -> Rejection | None:
+    """Why this notification must be discarded, or None when it is genuine and well formed."""
     subscription_id = notification.get("subscriptionId")
-    if not isinstance(subscription_id, str) or not subscription_id:
+    if not isinstance(subscription_id, str) or SUBSCRIPTION_ID.fullmatch(subscription_id) is None:
         return Rejection.MALFORMED
-    if subscription_id not in subscriptions:
-        subscriptions[subscription_id] = graph_subscription_credentials(graph_id=subscription_id)
-    subscription = subscriptions[subscription_id]
+    subscription = subscriptions.get(subscription_id)
     if subscription is None:
         return Rejection.UNKNOWN_SUBSCRIPTION
 
     client_state = notification.get("clientState")
     if not isinstance(client_state, str) or not client_state:
         return Rejection.MISSING_CLIENT_STATE
-    if not hmac.compare_digest(client_state.encode(), subscription.client_state.encode()):
+    if not hmac.compare_digest(_utf8(client_state), _utf8(subscription.client_state)):
         return Rejection.WRONG_CLIENT_STATE
 
     if _is_lifecycle(notification):
@@ -163,15 +207,47 @@ def _source_of(notification: dict[str, Any]) -> DeliverySource:
     return DeliverySource.GRAPH_LIFECYCLE if _is_lifecycle(notification) else DeliverySource.GRAPH
 
 
-def _delivery_key(notification: dict[str, Any]) -> str:
-    """The same change told twice gets the same key: Graph promises no id of its own."""
+def _utf8(text: str) -> bytes:
+    """The text as bytes to compare; a lone surrogate (never in our secrets) is kept, not an error."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _delivery_key(notification: dict[str, Any], *, received_at: datetime) -> str:
+    """The same change told twice gets the same key: Graph promises no id of its own.
+
+    A lifecycle event repeats within one subscription period when it happens again (notifications
+    missed twice), so its key also carries the LIFECYCLE_REPEAT_WINDOW_MINUTES window it arrived
+    in: Graph's prompt retries of one delivery share a key, a later event gets its own. A retry
+    that straddles two windows is stored twice, which is harmless: reauthorizing and resyncing
+    twice change nothing.
+    """
     subscription_id = notification["subscriptionId"]
     if _is_lifecycle(notification):
         expiry = notification.get("subscriptionExpirationDateTime", "")
-        return f"{subscription_id}:{notification['lifecycleEvent']}:{expiry}"
+        return f"{subscription_id}:{notification['lifecycleEvent']}:{expiry}:{_receipt_window(received_at)}"
     resource_data = notification["resourceData"]
     etag = resource_data.get("@odata.etag", "")
     return f"{subscription_id}:{resource_data['id']}:{notification['changeType']}:{etag}"
+
+
+def _receipt_window(received_at: datetime) -> str:
+    """The start of the LIFECYCLE_REPEAT_WINDOW_MINUTES window `received_at` falls in, in UTC."""
+    moment = received_at.astimezone(UTC)
+    start = moment.replace(
+        minute=moment.minute - moment.minute % LIFECYCLE_REPEAT_WINDOW_MINUTES, second=0, microsecond=0
+    )
+    return start.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _is_storable(delivery_key: str) -> bool:
+    """Whether the key fits its column and can be stored as text by every database we run on."""
+    if len(delivery_key) > DELIVERY_KEY_MAX_LENGTH or "\x00" in delivery_key:
+        return False
+    try:
+        delivery_key.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _canonical_body(notification: dict[str, Any]) -> bytes:

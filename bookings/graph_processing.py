@@ -16,7 +16,7 @@ from bookings.inbox import DeliveryIgnored
 from bookings.models import BookingStatus
 from bookings.selectors import booking_for_event
 from bookings.services import BookingChange, BookingResult, booking_cancel_for_event, booking_upsert_from_event
-from practitioners.graph import GraphClient, GraphNotFound
+from practitioners.graph import GraphClient, GraphNotFound, events_resource_parse, is_item_gone
 from practitioners.models import GraphSubscription, Practitioner
 from practitioners.selectors import graph_subscription_get
 
@@ -46,21 +46,53 @@ def graph_notification_process(
     )
     if reason_not_to_fetch:
         raise DeliveryIgnored(reason_not_to_fetch)
-    if not practitioner.o365_mailbox:
-        raise ValueError(f"practitioner #{practitioner.pk} has no Office 365 mailbox to read the event from")
 
     try:
-        event = client.event_get(
-            mailbox=practitioner.o365_mailbox, event_id=event_id, calendar_id=practitioner.o365_calendar_id
-        )
-    except GraphNotFound:
-        # Deleted since the notification was sent: the deletion is the current state.
-        return _booking_cancel(practitioner=practitioner, event_id=event_id, now=now)
-    try:
-        result = booking_upsert_from_event(practitioner=practitioner, event=event, now=now)
+        result = graph_event_apply(subscription=subscription, event_id=event_id, client=client, now=now)
     except EventNotABooking as reason:
         raise DeliveryIgnored(f"not a patient's booking: {reason}") from None
+    if result is None:
+        raise DeliveryIgnored("no booking for this event")
     return _result_check(result)
+
+
+def graph_event_apply(
+    *, subscription: GraphSubscription, event_id: str, client: GraphClient, now: datetime | None = None
+) -> BookingResult | None:
+    """Make the booking for event `event_id` agree with the event as Graph has it now.
+
+    The event is fetched from the calendar the subscription watches. Only Graph saying the
+    event itself does not exist cancels its booking (None when it had none); a 404 about the
+    mailbox or user goes through with Graph's other errors, so the delivery fails where
+    staff can see it instead of cancelling bookings. Raises EventNotABooking for an event
+    that is not a patient's booking.
+    """
+    practitioner = subscription.practitioner
+    mailbox, calendar_id = subscription_calendar(subscription)
+    try:
+        event = client.event_get(mailbox=mailbox, event_id=event_id, calendar_id=calendar_id)
+    except GraphNotFound as error:
+        if not is_item_gone(error):
+            raise
+        # Deleted since the change was announced: the deletion is the current state.
+        return booking_cancel_for_event(practitioner=practitioner, event_id=event_id, now=now)
+    return booking_upsert_from_event(practitioner=practitioner, event=event, now=now)
+
+
+def subscription_calendar(subscription: GraphSubscription) -> tuple[str, str]:
+    """(mailbox, calendar id or "") of the calendar the subscription watches.
+
+    Read from the subscription's resource, which names the calendar Graph tells us about even
+    after the practitioner's mailbox or calendar is changed; the practitioner's fields serve
+    only when the resource is not one we recognise.
+    """
+    parsed = events_resource_parse(subscription.resource)
+    if parsed is not None:
+        return parsed
+    practitioner = subscription.practitioner
+    if not practitioner.o365_mailbox:
+        raise ValueError(f"practitioner #{practitioner.pk} has no Office 365 mailbox to read the event from")
+    return practitioner.o365_mailbox, practitioner.o365_calendar_id
 
 
 def subscription_of(notification: Mapping[str, Any]) -> GraphSubscription:

@@ -3,7 +3,7 @@
 Graph tells the lifecycle URL when a subscription needs its authorisation renewed, when it
 has been removed, and when notifications were missed. Removal and missed notifications
 both leave gaps, which `calendar_resync` fills by reading the calendar's changes (Graph's
-delta query) and applying each event exactly as a change notification would.
+delta query) and applying each changed event exactly as a change notification would.
 """
 
 import json
@@ -17,10 +17,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from bookings.graph_events import EventNotABooking
-from bookings.graph_processing import subscription_of
+from bookings.graph_processing import graph_event_apply, subscription_calendar, subscription_of
 from bookings.inbox import DeliveryIgnored, delivery_store
 from bookings.models import DeliverySource
-from bookings.services import booking_cancel_for_event, booking_upsert_from_event
 from practitioners import subscriptions
 from practitioners.graph import DeltaPage, GraphClient, GraphDeltaExpired
 from practitioners.models import GraphSubscription
@@ -65,26 +64,32 @@ def calendar_resync(
     continue from the saved delta link (or start over when Graph no longer knows it). The
     new delta link is saved only once every change has been applied, so a resync that fails
     half-way is repeated whole.
+
+    Graph's delta items carry only what changed, so each is taken as an event id only: the
+    event is fetched and applied as a change notification would apply it, and a removal
+    cancels a booking only once Graph confirms the event is gone.
     """
     now = now or timezone.now()
-    practitioner = subscription.practitioner
     page = _delta_read(subscription=subscription, client=client, now=now)
     outcomes: Counter[str] = Counter()
-    for event in page.events:
+    for event_id in _changed_event_ids(page):
         try:
-            result = booking_upsert_from_event(practitioner=practitioner, event=event, now=now)
+            result = graph_event_apply(subscription=subscription, event_id=event_id, client=client, now=now)
         except EventNotABooking:
             outcomes["not_a_booking"] += 1
         else:
-            outcomes[result.change.value] += 1
-    for event_id in page.removed_ids:
-        cancelled = booking_cancel_for_event(practitioner=practitioner, event_id=event_id, now=now)
-        outcomes[cancelled.change.value if cancelled else "no_booking"] += 1
+            outcomes[result.change.value if result else "no_booking"] += 1
 
     subscription.delta_link = page.delta_link
     subscription.save(update_fields=["delta_link", "updated_at"])
     logger.info("calendar resynced", extra={"subscription_id": subscription.pk, "outcomes": dict(outcomes)})
     return outcomes
+
+
+def _changed_event_ids(page: DeltaPage) -> list[str]:
+    """The ids of the events changed or removed, each once; items without an id are skipped."""
+    ids = [event.get("id") for event in page.events] + list(page.removed_ids)
+    return list(dict.fromkeys(event_id for event_id in ids if isinstance(event_id, str) and event_id))
 
 
 def _resync_after_replacement(
@@ -113,12 +118,12 @@ def _resync_after_replacement(
 
 
 def _delta_read(*, subscription: GraphSubscription, client: GraphClient, now: datetime) -> DeltaPage:
-    practitioner = subscription.practitioner
+    mailbox, calendar_id = subscription_calendar(subscription)
 
     def changes_since(delta_link: str) -> DeltaPage:
         return client.calendar_delta(
-            mailbox=practitioner.o365_mailbox,
-            calendar_id=practitioner.o365_calendar_id,
+            mailbox=mailbox,
+            calendar_id=calendar_id,
             start=now - timedelta(days=RESYNC_DAYS_BEHIND),
             end=now + timedelta(days=settings.GRAPH_RESYNC_DAYS_AHEAD),
             delta_link=delta_link,

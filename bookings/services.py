@@ -13,6 +13,7 @@ state, however often, late or out of order that state reaches us:
   after commit; a repeat that changes nothing requests nothing.
 """
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,8 +101,10 @@ def booking_cancel_for_event(
     """Cancel the practitioner's booking for this event; None when there is no such booking.
 
     Only the practitioner's own bookings are looked at, so a notification from one calendar
-    can never cancel another's booking.
+    can never cancel another's booking. An empty event id cancels nothing.
     """
+    if not event_id:
+        return None
     booking = _booking_lock(practitioner=practitioner, event_id=event_id, ical_uid=ical_uid)
     if booking is None:
         return None
@@ -115,18 +118,41 @@ def booking_cancel_for_event(
 
 
 def patient_find_or_create(*, details: PatientDetails) -> tuple[Patient, bool]:
-    """The patient with this email and last name (ignoring case), or a new one; and whether it changed.
+    """The patient these details describe, or a new one; and whether it changed.
 
-    An existing patient only gains the details it lacks. Matching to MediRecords' record is
-    the sync's job, not this one's.
+    Family members often share one email address, so the email is not enough: the first and
+    last names must agree too (ignoring case, spacing and accents) and, when both sides know
+    it, the date of birth. When in doubt a new patient is made: two records of one person are
+    merged by staff, but one record of two people mixes their health data. An existing
+    patient only gains the details it lacks. Matching to MediRecords' record is the sync's
+    job, not this one's.
     """
-    patient = (
-        Patient.objects.filter(email__iexact=details.email, last_name__iexact=details.last_name).order_by("pk").first()
-    )
+    candidates = Patient.objects.filter(email__iexact=details.email).order_by("pk")
+    patient = next((candidate for candidate in candidates if patient_is_described(candidate, details)), None)
     if patient is None:
         patient = Patient.objects.create(**{name: getattr(details, name) for name in PATIENT_FIELDS})
         return patient, True
     return patient, patient_blanks_fill(patient=patient, details=details)
+
+
+def patient_is_described(patient: Patient, details: PatientDetails) -> bool:
+    """Whether `details` describe this patient: same email, names and, when both have one, date of birth."""
+    if patient.email.strip().casefold() != details.email.strip().casefold():
+        return False
+    if name_normalise(patient.first_name) != name_normalise(details.first_name):
+        return False
+    if name_normalise(patient.last_name) != name_normalise(details.last_name):
+        return False
+    return (
+        patient.date_of_birth is None or details.date_of_birth is None or patient.date_of_birth == details.date_of_birth
+    )
+
+
+def name_normalise(name: str) -> str:
+    """A name as matching compares it: accents removed, case folded, spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    unaccented = "".join(character for character in decomposed if not unicodedata.combining(character))
+    return " ".join(unaccented.casefold().split())
 
 
 def patient_blanks_fill(*, patient: Patient, details: PatientDetails) -> bool:
@@ -147,7 +173,10 @@ def _booking_lock(*, practitioner: Practitioner, event_id: str, ical_uid: str) -
     """The practitioner's booking for this event, its row locked until the transaction ends.
 
     The event id decides; the iCalUId finds the booking when Graph gave the event a new id.
+    An empty event id finds nothing: every booking without an event shares it.
     """
+    if not event_id:
+        return None
     matches = Q(o365_event_id=event_id)
     if ical_uid:
         matches |= Q(o365_ical_uid=ical_uid)
@@ -234,10 +263,18 @@ def _booking_update(
 
 
 def _booking_patient(booking: Booking, *, details: PatientDetails) -> tuple[Patient, bool]:
-    """The booking's patient while the event's attendee is still them, else the attendee's patient."""
+    """The booking's patient while the event's attendee is still them, else the attendee's patient.
+
+    A patient whose record staff have corrected stays on the booking while the email still
+    matches, but only gains details when the event still describes the same person: a
+    relative sharing the address must not fill in their blanks.
+    """
     current = booking.patient
-    if current is not None and current.email.lower() == details.email:
-        return current, patient_blanks_fill(patient=current, details=details)
+    if current is not None and current.email.strip().casefold() == details.email.strip().casefold():
+        filled = (
+            patient_blanks_fill(patient=current, details=details) if patient_is_described(current, details) else False
+        )
+        return current, filled
     return patient_find_or_create(details=details)
 
 

@@ -41,6 +41,9 @@ PREFER_UTC = 'outlook.timezone="UTC"'
 ERROR_MESSAGE_MAX = 300
 # Graph quotes user principal names in some error messages; they never reach logs or admin.
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# Graph's code for an item that does not exist; other 404s name a missing user or mailbox.
+ITEM_NOT_FOUND = "ErrorItemNotFound"
+_EVENTS_RESOURCE = re.compile(r"/?users/(?P<mailbox>[^/]+)/(?:calendars/(?P<calendar>[^/]+)/)?events/?", re.IGNORECASE)
 # Path segments keep "@" (user principal names) and "=" (base64 padding in ids) readable.
 _SEGMENT_SAFE = "@="
 
@@ -55,7 +58,10 @@ class GraphError(Exception):
 
 
 class GraphNotFound(GraphError):  # noqa: N818 - reads as the condition it names
-    """The resource does not exist (404): a deleted event, an expired or removed subscription."""
+    """The resource does not exist (404): a deleted event, an expired or removed subscription.
+
+    Graph answers 404 for a missing mailbox or user too; `code` tells them apart.
+    """
 
 
 class GraphAuthError(GraphError):
@@ -85,6 +91,22 @@ class GraphTransportError(GraphError):
 
 class GraphDeltaExpired(GraphError):  # noqa: N818
     """A delta link is no longer valid (410): the next round starts again without one."""
+
+
+def is_item_gone(error: BaseException) -> bool:
+    """Whether Graph said the item itself no longer exists, not that the mailbox or user is missing."""
+    return isinstance(error, GraphNotFound) and error.code == ITEM_NOT_FOUND
+
+
+def events_resource_parse(resource: str) -> tuple[str, str] | None:
+    """(mailbox, calendar id or "") of a subscription resource, or None when it is not one we make.
+
+    Ours are `users/{mailbox}/events` and `users/{mailbox}/calendars/{calendar}/events`.
+    """
+    match = _EVENTS_RESOURCE.fullmatch(resource.strip())
+    if match is None:
+        return None
+    return match["mailbox"], match["calendar"] or ""
 
 
 def is_transient(error: BaseException) -> bool:
@@ -165,7 +187,9 @@ class GraphClient:
                 where=f"GET {template}",
             )
             for item in data.get("value") or []:
-                event_id = str(item.get("id", ""))
+                event_id = item.get("id") if isinstance(item, dict) else None
+                if not isinstance(event_id, str) or not event_id:
+                    continue  # nothing to apply it to; an empty id must never match a booking
                 if "@removed" in item:
                     events.pop(event_id, None)
                     removed[event_id] = None

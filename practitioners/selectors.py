@@ -23,7 +23,10 @@ class SubscriptionCredentials:
     receiver: str
 
 
-_credentials_cache: dict[str, tuple[float, SubscriptionCredentials | None]] = {}
+# Far more than the practice has subscriptions; only ids of subscriptions we hold get in.
+CREDENTIALS_CACHE_MAX_ENTRIES = 1000
+
+_credentials_cache: dict[str, tuple[float, SubscriptionCredentials]] = {}
 _credentials_lock = threading.Lock()
 
 
@@ -33,7 +36,9 @@ def graph_subscription_credentials(*, graph_id: str) -> SubscriptionCredentials 
     Kept per process for GRAPH_SUBSCRIPTION_CACHE_SECONDS: receivers look them up for every
     notification while Graph waits, and they change only when a subscription is created or
     replaced. A subscription deleted within that window is still caught by the worker, which
-    reads the row again before doing anything.
+    reads the row again before doing anything. An unknown id is not kept: Graph may notify
+    through a new subscription before our row for it is committed, and spam with random ids
+    would only fill the cache.
     """
     now = time.monotonic()
     with _credentials_lock:
@@ -41,10 +46,14 @@ def graph_subscription_credentials(*, graph_id: str) -> SubscriptionCredentials 
     if cached is not None and cached[0] > now:
         return cached[1]
     row = GraphSubscription.objects.filter(graph_id=graph_id).values_list("client_state", "receiver").first()
-    credentials = SubscriptionCredentials(graph_id, *row) if row else None
+    if row is None:
+        return None
+    credentials = SubscriptionCredentials(graph_id, *row)
     with _credentials_lock:
-        if len(_credentials_cache) > 10_000:  # spam with random ids must not grow it without end
-            _credentials_cache.clear()
+        _credentials_cache.pop(graph_id, None)
+        if len(_credentials_cache) >= CREDENTIALS_CACHE_MAX_ENTRIES:
+            # The oldest entry goes: entries are (re)inserted when read, so it is the stalest.
+            del _credentials_cache[next(iter(_credentials_cache))]
         _credentials_cache[graph_id] = (now + settings.GRAPH_SUBSCRIPTION_CACHE_SECONDS, credentials)
     return credentials
 

@@ -73,7 +73,9 @@ class FakeGraph:
         if event_id in self.errors:
             raise self.errors[event_id]
         if event_id not in self.events:
-            raise GraphNotFound("GET /users/{mailbox}/events/{id}: 404 ErrorItemNotFound", status=404)
+            raise GraphNotFound(
+                "GET /users/{mailbox}/events/{id}: 404 ErrorItemNotFound", status=404, code="ErrorItemNotFound"
+            )
         return copy.deepcopy(self.events[event_id])
 
     def calendar_delta(
@@ -192,3 +194,70 @@ def consultant_subscription(consultant):
         client_state="secretClientValue-consultant",
         receiver=SubscriptionReceiver.CONSULTANT,
     )
+
+
+# --- The MediRecords sandbox, for the sync to MediRecords ---------------------------------
+
+SANDBOX_TOKEN = "sync-test-token"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    from medirecords.sandbox import SandboxServer
+
+    with SandboxServer(token=SANDBOX_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server, settings):
+    """A fresh sandbox that the configured MediRecords client (and so the task) talks to."""
+    from medirecords.sandbox import PRACTICE_ID
+
+    sandbox_server.reset()
+    settings.MEDIRECORDS_API_URL = sandbox_server.api_url
+    settings.MEDIRECORDS_FHIR_URL = sandbox_server.fhir_url
+    settings.MEDIRECORDS_API_TOKEN = SANDBOX_TOKEN
+    settings.MEDIRECORDS_PRACTICE_ID = PRACTICE_ID
+    clients.medirecords_client.cache_clear()
+    yield sandbox_server
+    clients.medirecords_client.cache_clear()
+
+
+@pytest.fixture
+def mr_client(sandbox, monkeypatch):
+    """A client that backs off without sleeping; the sync task is given it too."""
+    from medirecords import MediRecordsClient
+    from medirecords.sandbox import PRACTICE_ID
+
+    client = MediRecordsClient(
+        sandbox.api_url,
+        SANDBOX_TOKEN,
+        PRACTICE_ID,
+        fhir_url=sandbox.fhir_url,
+        time_zone="Australia/Sydney",
+        timeout=(2.0, 5.0),
+        backoff_seconds=0.01,
+        sleep=lambda seconds: None,
+    )
+    monkeypatch.setattr(tasks, "medirecords_client", lambda: client)
+    return client
+
+
+@pytest.fixture
+def sandbox_practitioner(db):
+    """Makes practitioners whose MediRecords ids are the sandbox's (slug: dr-dia, nurse, ...)."""
+    from medirecords.sandbox import SANDBOX_PRACTITIONERS
+
+    def make(slug: str = "dr-dia", **fields):
+        ids = SANDBOX_PRACTITIONERS[slug]
+        values = {
+            "slug": slug,
+            "display_name": slug.replace("-", " ").title(),
+            "medirecords_provider_id": ids["provider_id"],
+            "medirecords_appointment_type_id": ids["appointment_type_id"],
+            **fields,
+        }
+        return PractitionerFactory(**values)
+
+    return make

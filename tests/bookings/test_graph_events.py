@@ -2,10 +2,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bookings import graph_events
 from bookings.graph_events import (
+    CALENDLY_MARKERS,
     CALENDLY_QUESTION_LABELS,
     EventNotABooking,
     UnreadableAnswer,
+    UnreadableBody,
     calendly_answers_read,
     date_of_birth_parse,
     event_booking_read,
@@ -185,3 +188,64 @@ class TestEvent:
     def test_a_confidential_event_is_still_a_booking(self):
         details = event_booking_read(jane_event(sensitivity="confidential"), mailbox=DR_DIA_MAILBOX, today=TODAY)
         assert details.patient.last_name == "Citizen"
+
+
+class TestMadeByCalendly:
+    MEETING = "<p>Agenda: quarterly accounts</p><p>Cancel: https://accounts.example.com/cancel/1</p>"
+
+    def test_an_outside_attendee_without_a_calendly_marker_is_no_booking(self):
+        event = jane_event(
+            subject="Practice meeting",
+            body={"contentType": "html", "content": self.MEETING},
+            bodyPreview="Agenda: quarterly accounts",
+        )
+        with pytest.raises(EventNotABooking, match="no sign of Calendly") as raised:
+            event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
+        assert "accounts" not in str(raised.value)
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            "<p>Cancel: https://calendly.com/cancellations/abc</p>",
+            "<p>Reschedule: https://calendly.com/reschedulings/abc</p>",
+            "<p>Mobile number: 0412 345 678</p><p>Powered by Calendly.com</p>",
+        ],
+    )
+    def test_any_one_marker_is_enough(self, content):
+        event = jane_event(body={"contentType": "html", "content": content})
+        assert event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY).patient.last_name == "Citizen"
+
+    def test_a_look_alike_host_is_no_marker(self):
+        content = "<p>Cancel: https://calendly.com.example.net/cancellations/abc</p>"
+        event = jane_event(body={"contentType": "html", "content": content})
+        with pytest.raises(EventNotABooking, match="no sign of Calendly"):
+            event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
+
+    def test_the_markers_are_one_constant(self):
+        assert CALENDLY_MARKERS["link_hosts"] == ("calendly.com",)
+        assert CALENDLY_MARKERS["body_texts"] == ("Powered by Calendly",)
+
+
+class TestUnreadableHtml:
+    BROKEN = "<p>Patient Jane Citizen</p><![Jane Citizen, DOB 29/02/1980"
+
+    @pytest.fixture(autouse=True)
+    def parser_that_chokes(self, monkeypatch):
+        """HTMLParser's errors quote the markup (Python 3.11 raises AssertionError on `<![Jane`)."""
+
+        def feed(self, data):
+            raise AssertionError(f"unknown status keyword {data!r} in marked section")
+
+        monkeypatch.setattr(graph_events._TextExtractor, "feed", feed)
+
+    def test_the_error_quotes_nothing_of_the_body(self):
+        with pytest.raises(UnreadableBody) as raised:
+            html_to_text(self.BROKEN)
+        assert "Jane" not in str(raised.value)
+        assert raised.value.__cause__ is None
+        assert raised.value.__context__ is None
+
+    def test_the_body_preview_serves_instead(self):
+        event = jane_event(body={"contentType": "html", "content": self.BROKEN})
+        details = event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
+        assert details.patient.mobile == "+61412345678"

@@ -17,13 +17,14 @@ from bookings.models import (
     Patient,
     PaymentStatus,
 )
-from bookings.services import booking_upsert_from_event
-from practitioners.graph import GraphServerError
+from bookings.services import booking_cancel_for_event, booking_upsert_from_event
+from practitioners.graph import GraphNotFound, GraphServerError
 from tests.bookings.conftest import (
     CONSULTANT_MAILBOX,
     CONSULTANT_SUBSCRIPTION,
     JANE_EVENT_ID,
     NURSE_EVENT_ID,
+    FakeGraph,
     fixture_bytes,
     jane_event,
     notification,
@@ -131,7 +132,7 @@ class TestNewBooking:
 
     def test_an_existing_patient_is_found_and_only_gains_what_it_lacked(self, process, dr_dia_subscription, fake_graph):
         known = PatientFactory(
-            first_name="Janet", last_name="CITIZEN", email="Jane.Citizen@Example.com.au", mobile="", date_of_birth=None
+            first_name="JANE", last_name="CITIZEN", email="Jane.Citizen@Example.com.au", mobile="", date_of_birth=None
         )
         fake_graph.events[JANE_EVENT_ID] = jane_event()
 
@@ -139,12 +140,15 @@ class TestNewBooking:
 
         assert Patient.objects.get() == known
         known.refresh_from_db()
-        assert known.first_name == "Janet", "a name we hold is never overwritten"
+        assert known.first_name == "JANE", "a name we hold is never overwritten"
         assert (known.mobile, known.date_of_birth) == ("+61412345678", date(1980, 2, 29))
         assert Booking.objects.get().patient == known
 
     def test_unreadable_answers_are_left_empty_and_noted(self, process, dr_dia_subscription, fake_graph):
-        body = "<p>Mobile number: 12345</p><p>Date of birth: 31/02/1980</p><p>Cancel: javascript:alert(1)</p>"
+        body = (
+            "<p>Mobile number: 12345</p><p>Date of birth: 31/02/1980</p><p>Cancel: javascript:alert(1)</p>"
+            "<p>Powered by Calendly.com</p>"
+        )
         fake_graph.events[JANE_EVENT_ID] = jane_event(body={"contentType": "html", "content": body})
 
         process(notification("created"))
@@ -432,3 +436,149 @@ def test_two_workers_applying_one_event_at_once_make_one_booking(dr_dia, sync_re
     assert Booking.objects.count() == 1
     assert Patient.objects.count() == 1
     assert len(sync_requests) == 1
+
+
+class TestEventFetch:
+    def test_a_404_about_the_mailbox_fails_the_delivery_and_cancels_nothing(
+        self, post, dr_dia, dr_dia_subscription, fake_graph, sync_requests
+    ):
+        booking = BookingFactory(practitioner=dr_dia, o365_event_id=JANE_EVENT_ID)
+        fake_graph.errors[JANE_EVENT_ID] = GraphNotFound(
+            "GET /users/{mailbox}/events/{id}: 404 ErrorInvalidUser", status=404, code="ErrorInvalidUser"
+        )
+
+        post(fixture_bytes("graph-notification-created.json"))
+
+        delivery = InboundDelivery.objects.get()
+        assert delivery.status == DeliveryStatus.FAILED
+        assert delivery.last_error.startswith("GraphNotFound")
+        booking.refresh_from_db()
+        assert booking.status == BookingStatus.BOOKED
+        assert sync_requests == []
+
+    def test_a_404_without_a_code_cancels_nothing(self, process, dr_dia, dr_dia_subscription, fake_graph):
+        booking = BookingFactory(practitioner=dr_dia, o365_event_id=JANE_EVENT_ID)
+        fake_graph.errors[JANE_EVENT_ID] = GraphNotFound("GET /users/{mailbox}/events/{id}: 404", status=404)
+
+        with pytest.raises(GraphNotFound):
+            process(notification("updated"))
+        booking.refresh_from_db()
+        assert booking.status == BookingStatus.BOOKED
+
+    def test_the_event_is_read_from_the_calendar_the_subscription_watches(
+        self, process, dr_dia, dr_dia_subscription, fake_graph, monkeypatch
+    ):
+        fetched_from = record_fetches(monkeypatch)
+        dr_dia_subscription.resource = "users/dr.dia.old@clinic.example.com.au/calendars/CAL-1/events"
+        dr_dia_subscription.save()
+        dr_dia.o365_mailbox, dr_dia.o365_calendar_id = "dr.dia.new@clinic.example.com.au", "CAL-2"
+        dr_dia.save()
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        assert fetched_from == [("dr.dia.old@clinic.example.com.au", "CAL-1")]
+
+    def test_the_default_calendar_of_the_subscriptions_mailbox(
+        self, process, dr_dia, dr_dia_subscription, fake_graph, monkeypatch
+    ):
+        fetched_from = record_fetches(monkeypatch)
+        dr_dia_subscription.resource = "Users/dr.dia.old@clinic.example.com.au/Events"
+        dr_dia_subscription.save()
+        dr_dia.o365_calendar_id = "CAL-2"
+        dr_dia.save()
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        assert fetched_from == [("dr.dia.old@clinic.example.com.au", "")]
+
+    def test_the_practitioners_calendar_when_the_resource_is_not_ours(
+        self, process, dr_dia, dr_dia_subscription, fake_graph, monkeypatch
+    ):
+        fetched_from = record_fetches(monkeypatch)
+        dr_dia_subscription.resource = "me/events"
+        dr_dia_subscription.save()
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        assert fetched_from == [(dr_dia.o365_mailbox, "")]
+
+
+def record_fetches(monkeypatch):
+    """The (mailbox, calendar id) of every event fetch, in order."""
+    fetched_from: list[tuple[str, str]] = []
+    fetch = FakeGraph.event_get
+
+    def event_get(self, **request):
+        fetched_from.append((request["mailbox"], request.get("calendar_id", "")))
+        return fetch(self, **request)
+
+    monkeypatch.setattr(FakeGraph, "event_get", event_get)
+    return fetched_from
+
+
+class TestPatientMatching:
+    def test_a_relative_sharing_the_email_is_a_new_patient(self, process, dr_dia_subscription, fake_graph):
+        mother = PatientFactory(
+            first_name="Mary", last_name="Citizen", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
+        )
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        jane = Booking.objects.get().patient
+        assert jane != mother
+        assert (jane.first_name, jane.date_of_birth) == ("Jane", date(1980, 2, 29))
+        mother.refresh_from_db()
+        assert (mother.mobile, mother.date_of_birth) == ("", None), "another person's blanks stay blank"
+
+    def test_a_different_date_of_birth_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
+        twin = PatientFactory(
+            first_name="Jane", last_name="Citizen", email="jane.citizen@example.com.au", date_of_birth=date(2010, 5, 1)
+        )
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        assert Booking.objects.get().patient != twin
+        assert Patient.objects.count() == 2
+
+    def test_names_match_ignoring_case_spacing_and_accents(self, process, dr_dia_subscription, fake_graph):
+        known = PatientFactory(
+            first_name=" JÁNE ",
+            last_name="Citizén",
+            email="jane.citizen@example.com.au",
+            date_of_birth=date(1980, 2, 29),
+        )
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        assert Booking.objects.get().patient == known
+        assert Patient.objects.count() == 1
+
+    def test_a_relative_taking_over_the_booking_does_not_fill_the_patients_blanks(
+        self, process, dr_dia, dr_dia_subscription, fake_graph
+    ):
+        mother = PatientFactory(
+            first_name="Mary", last_name="Citizen", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
+        )
+        BookingFactory(practitioner=dr_dia, patient=mother, o365_event_id=JANE_EVENT_ID)
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("updated"))
+
+        mother.refresh_from_db()
+        assert (mother.mobile, mother.date_of_birth) == ("", None)
+
+
+class TestBlankEventIds:
+    def test_a_blank_event_id_cancels_no_booking(self, dr_dia):
+        booking = BookingFactory(practitioner=dr_dia, o365_event_id="")
+
+        assert booking_cancel_for_event(practitioner=dr_dia, event_id="") is None
+
+        booking.refresh_from_db()
+        assert booking.status == BookingStatus.BOOKED

@@ -1,8 +1,11 @@
 import json
 import logging
+from datetime import UTC, datetime
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
@@ -179,6 +182,7 @@ class TestMalformed:
 
 
 class TestLifecycle:
+    @time_machine.travel(datetime(2026, 12, 1, 21, 47, 13, tzinfo=UTC), tick=False)
     def test_lifecycle_notifications_are_stored_as_such(self, client, dr_dia_subscription, nurse_subscription):
         response = post(client, "/booking/lifecycle", fixture_bytes("graph-lifecycle-reauthorization.json"))
 
@@ -186,9 +190,33 @@ class TestLifecycle:
         deliveries = InboundDelivery.objects.order_by("delivery_key")
         assert [delivery.source for delivery in deliveries] == [DeliverySource.GRAPH_LIFECYCLE] * 2
         assert [delivery.delivery_key for delivery in deliveries] == [
-            "0c6d2b8e-1111-4a8e-8c1d-5e0f9a3b7d21:missed:2026-12-01T23:00:00.0000000Z",
-            "7f105c7d-2dc5-4530-97cd-4e7ae6534c07:reauthorizationRequired:2026-12-01T23:00:00.0000000Z",
+            "0c6d2b8e-1111-4a8e-8c1d-5e0f9a3b7d21:missed:2026-12-01T23:00:00.0000000Z:2026-12-01T21:40Z",
+            "7f105c7d-2dc5-4530-97cd-4e7ae6534c07:reauthorizationRequired:2026-12-01T23:00:00.0000000Z:2026-12-01T21:40Z",
         ]
+
+    def test_a_retry_within_ten_minutes_is_a_duplicate_and_a_later_event_is_new(self, client, nurse_subscription):
+        body = json.dumps({"value": [fixture_json("graph-lifecycle-reauthorization.json")["value"][1]]}).encode()
+        arrivals = [
+            datetime(2026, 12, 1, 21, 40, 0, tzinfo=UTC),
+            datetime(2026, 12, 1, 21, 49, 59, tzinfo=UTC),
+            datetime(2026, 12, 1, 22, 30, 0, tzinfo=UTC),
+        ]
+
+        results = []
+        for arrival in arrivals:
+            with time_machine.travel(arrival, tick=False):
+                results.append(graph_intake.notifications_accept(body=body, url=graph_intake.NotificationUrl.LIFECYCLE))
+
+        assert [(result.stored, result.duplicates) for result in results] == [(1, 0), (0, 1), (1, 0)]
+        assert InboundDelivery.objects.count() == 2
+
+    def test_the_window_is_read_in_utc(self, client, nurse_subscription):
+        body = json.dumps({"value": [fixture_json("graph-lifecycle-reauthorization.json")["value"][1]]}).encode()
+        sydney = datetime(2026, 12, 2, 8, 47, tzinfo=ZoneInfo("Australia/Sydney"))
+
+        graph_intake.notifications_accept(body=body, url=graph_intake.NotificationUrl.LIFECYCLE, now=sydney)
+
+        assert InboundDelivery.objects.get().delivery_key.endswith(":2026-12-01T21:40Z")
 
     def test_a_lifecycle_notification_at_its_subscriptions_notification_url_is_accepted(
         self, client, dr_dia_subscription
@@ -202,3 +230,116 @@ class TestLifecycle:
         item["clientState"] = "secretClientValue-nurse"
         assert post(client, "/booking/lifecycle", {"value": [item]}).status_code == 202
         assert not InboundDelivery.objects.exists()
+
+
+class TestHostileInput:
+    """Bodies anyone can send; each must be a 4xx or a counted rejection, never a 500."""
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b"[" * 100_000,
+            b'{"value": [{"subscriptionId": ' + b"1" * 5000 + b"}]}",
+            b'{"value": ' + b"[" * 100_000 + b"]}",
+        ],
+        ids=["deep-nesting", "huge-integer", "deep-value"],
+    )
+    def test_unparseable_json_is_malformed(self, client, body):
+        response = post(client, "/booking/practitioner", body)
+        assert response.status_code == 400
+        assert not InboundDelivery.objects.exists()
+
+    @pytest.mark.parametrize(
+        "subscription_id",
+        [
+            "\ud800",
+            f"{DR_DIA_SUBSCRIPTION}\u0000",
+            "a" * 65,
+            "7f105c7d 2dc5",
+            "7f105c7d-2dc5-4530-97cd-4e7ae6534c07\n",
+            "é",
+            12345,
+        ],
+        ids=["lone-surrogate", "nul", "too-long", "space", "newline", "non-ascii", "number"],
+    )
+    def test_an_odd_subscription_id_is_malformed_and_never_looked_up(
+        self, client, dr_dia_subscription, caplog, subscription_id
+    ):
+        # json.dumps writes a lone surrogate or a NUL as an escape, as any sender may.
+        body = {"value": [notification("created", subscriptionId=subscription_id)]}
+        caplog.set_level(logging.WARNING, logger="clinic.graph")
+
+        with CaptureQueriesContext(connection) as queries:
+            response = post(client, "/booking/practitioner", body)
+
+        assert response.status_code == 202
+        assert not InboundDelivery.objects.exists()
+        assert not [query for query in queries if "graphsubscription" in query["sql"]]
+        [record] = [record for record in caplog.records if record.getMessage() == "graph notifications rejected"]
+        assert record.reasons == {"malformed": 1}
+
+    @pytest.mark.parametrize("client_state", ["\ud800", "secretClientValue-dr-di\udc00", "sécret"])
+    def test_an_odd_client_state_is_wrong(self, client, dr_dia_subscription, caplog, client_state):
+        caplog.set_level(logging.WARNING, logger="clinic.graph")
+
+        response = post(client, "/booking/practitioner", {"value": [notification("created", clientState=client_state)]})
+
+        assert response.status_code == 202
+        assert not InboundDelivery.objects.exists()
+        [record] = [record for record in caplog.records if record.getMessage() == "graph notifications rejected"]
+        assert record.reasons == {"wrong_client_state": 1}
+
+    def test_a_lone_surrogate_in_a_genuine_notification_is_malformed(self, client, dr_dia_subscription):
+        item = notification("created", tenantId="\ud800")
+
+        response = post(client, "/booking/practitioner", {"value": [item]})
+
+        assert response.status_code == 202
+        assert not InboundDelivery.objects.exists()
+
+    def test_a_nul_in_the_event_id_is_malformed(self, client, dr_dia_subscription):
+        item = notification("created", event_id=f"{JANE_EVENT_ID}\x00")
+
+        response = post(client, "/booking/practitioner", {"value": [item]})
+
+        assert response.status_code == 202
+        assert not InboundDelivery.objects.exists()
+
+
+class TestWorkPerPost:
+    def test_more_notifications_than_the_cap_are_refused_whole(self, client, dr_dia_subscription):
+        items = [notification("updated", etag=f'W/"v{n}"') for n in range(graph_intake.NOTIFICATIONS_PER_POST_MAX + 1)]
+
+        with CaptureQueriesContext(connection) as queries:
+            response = post(client, "/booking/practitioner", {"value": items})
+
+        assert response.status_code == 400
+        assert not InboundDelivery.objects.exists()
+        assert not [query for query in queries if "graphsubscription" in query["sql"]]
+
+    def test_the_cap_itself_is_accepted(self, client, dr_dia_subscription):
+        items = [notification("updated", etag=f'W/"v{n}"') for n in range(graph_intake.NOTIFICATIONS_PER_POST_MAX)]
+        assert post(client, "/booking/practitioner", {"value": items}).status_code == 202
+        assert InboundDelivery.objects.count() == graph_intake.NOTIFICATIONS_PER_POST_MAX
+
+    def test_unknown_subscriptions_stop_being_looked_up(self, client, dr_dia_subscription, caplog):
+        unknown = [notification("created", subscriptionId=f"00000000-0000-0000-0000-{n:012d}") for n in range(50)]
+        caplog.set_level(logging.WARNING, logger="clinic.graph")
+
+        with CaptureQueriesContext(connection) as queries:
+            response = post(client, "/booking/practitioner", {"value": [*unknown, *unknown]})
+
+        assert response.status_code == 202
+        subscription_reads = [query for query in queries if "graphsubscription" in query["sql"]]
+        assert len(subscription_reads) == graph_intake.UNKNOWN_SUBSCRIPTIONS_PER_POST_MAX
+        [record] = [record for record in caplog.records if record.getMessage() == "graph notifications rejected"]
+        assert record.reasons == {"unknown_subscription": 100}
+
+    def test_a_known_subscription_read_before_the_limit_still_counts(self, client, dr_dia_subscription):
+        unknown = [notification("created", subscriptionId=f"00000000-0000-0000-0000-{n:012d}") for n in range(20)]
+        genuine = [notification("updated", etag=f'W/"v{n}"') for n in range(2)]
+
+        response = post(client, "/booking/practitioner", {"value": [genuine[0], *unknown, genuine[1]]})
+
+        assert response.status_code == 202
+        assert InboundDelivery.objects.count() == 2

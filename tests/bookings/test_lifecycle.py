@@ -6,7 +6,7 @@ import pytest
 from bookings import inbox
 from bookings.lifecycle import SubscriptionUpkeepFailed, calendar_resync, graph_lifecycle_process
 from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery
-from practitioners.graph import DeltaPage, GraphDeltaExpired, GraphThrottled
+from practitioners.graph import DeltaPage, GraphDeltaExpired, GraphNotFound, GraphThrottled
 from practitioners.models import GraphSubscription
 from tests.bookings.conftest import (
     DR_DIA_SUBSCRIPTION,
@@ -48,6 +48,7 @@ class TestReceivedLifecycleNotifications:
         django_capture_on_commit_callbacks,
     ):
         cancelled = BookingFactory(practitioner=nurse, o365_event_id=NURSE_EVENT_ID)
+        fake_graph.events["AAMkNURSE2="] = nurse_event()
         fake_graph.delta_pages = [
             DeltaPage(events=[nurse_event()], removed_ids=[NURSE_EVENT_ID], delta_link=DELTA_LINK)
         ]
@@ -70,7 +71,9 @@ class TestReceivedLifecycleNotifications:
         nurse_subscription.refresh_from_db()
         assert nurse_subscription.delta_link == DELTA_LINK
         assert sorted(sync_requests) == sorted([created.pk, cancelled.pk])
-        assert fake_graph.event_gets == [], "a resync applies the events the delta query returned"
+        # Delta items carry only what changed: each is fetched whole, and the removal is
+        # confirmed by Graph before the booking is cancelled.
+        assert fake_graph.event_gets == ["AAMkNURSE2=", NURSE_EVENT_ID]
 
 
 class TestLifecycleEvents:
@@ -86,6 +89,7 @@ class TestLifecycleEvents:
         nurse_subscription.delta_link = DELTA_LINK
         nurse_subscription.save()
         next_link = DELTA_LINK.replace("round-2", "round-3")
+        fake_graph.events["AAMkNURSE2="] = nurse_event()
         fake_graph.delta_pages = [DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=next_link)]
 
         graph_lifecycle_process(notification=lifecycle("subscriptionRemoved"), client=fake_graph, now=NOW)
@@ -109,6 +113,7 @@ class TestLifecycleEvents:
     def test_a_resync_failing_after_the_replacement_is_stored_to_be_retried(
         self, nurse_subscription, fake_graph, django_capture_on_commit_callbacks
     ):
+        fake_graph.events["AAMkNURSE2="] = nurse_event()
         fake_graph.delta_pages = [
             GraphThrottled("GET /users/{mailbox}/calendarView/delta: 429", status=429),
             DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK),
@@ -175,6 +180,7 @@ class TestCalendarResync:
     def test_counts_outcomes_and_skips_what_is_not_a_booking(self, nurse, nurse_subscription, fake_graph):
         BookingFactory(practitioner=nurse, o365_event_id="AAMkGONE=", status=BookingStatus.CANCELLED)
         events = [nurse_event(), nurse_event("AAMkPRIVATE=", sensitivity="private")]
+        fake_graph.events.update({event["id"]: event for event in events})
         fake_graph.delta_pages = [
             DeltaPage(events=events, removed_ids=["AAMkGONE=", "AAMkNEVER="], delta_link=DELTA_LINK)
         ]
@@ -187,6 +193,7 @@ class TestCalendarResync:
         self, nurse_subscription, fake_graph, sync_requests, django_capture_on_commit_callbacks
     ):
         page = DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK)
+        fake_graph.events["AAMkNURSE2="] = nurse_event()
         fake_graph.delta_pages = [page, page]
         with django_capture_on_commit_callbacks(execute=True):
             calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
@@ -212,15 +219,104 @@ class TestCalendarResync:
         assert nurse_subscription.delta_link == fresh_link
 
     def test_a_failure_half_way_keeps_the_old_delta_link(self, nurse_subscription, fake_graph, monkeypatch):
-        from bookings import lifecycle as lifecycle_module
+        from bookings import graph_processing
 
         def broken(**kwargs):
             raise RuntimeError("database gone")
 
-        monkeypatch.setattr(lifecycle_module, "booking_upsert_from_event", broken)
+        monkeypatch.setattr(graph_processing, "booking_upsert_from_event", broken)
+        fake_graph.events["AAMkNURSE2="] = nurse_event()
         fake_graph.delta_pages = [DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK)]
 
         with pytest.raises(RuntimeError):
             calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
         nurse_subscription.refresh_from_db()
         assert nurse_subscription.delta_link == ""
+
+
+class TestResyncReadsEachChangedEvent:
+    """Delta items are partial ("at least the properties that have been updated")."""
+
+    def test_a_partial_delta_item_is_fetched_and_applied_whole(self, nurse, nurse_subscription, fake_graph):
+        partial = fixture_json("graph-calendar-delta-page-1.json")["value"][0]
+        assert "attendees" not in partial
+        assert "body" not in partial
+        fake_graph.events[partial["id"]] = nurse_event(partial["id"])
+        fake_graph.delta_pages = [DeltaPage(events=[partial], removed_ids=[], delta_link=DELTA_LINK)]
+
+        outcomes = calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert outcomes == {"created": 1}
+        assert fake_graph.event_gets == [partial["id"]]
+        booking = Booking.objects.get()
+        assert booking.patient.email == "jane.citizen@example.com.au"
+        assert booking.calendly_cancel_url.startswith("https://calendly.com/")
+
+    def test_a_partial_item_of_a_known_booking_does_not_empty_it(self, nurse, nurse_subscription, fake_graph):
+        full = nurse_event()
+        fake_graph.events[full["id"]] = full
+        fake_graph.delta_pages = [
+            DeltaPage(events=[full], removed_ids=[], delta_link=DELTA_LINK),
+            DeltaPage(events=[{"id": full["id"], "subject": "renamed"}], removed_ids=[], delta_link=DELTA_LINK),
+        ]
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        outcomes = calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert outcomes == {"unchanged": 1}
+        assert Booking.objects.get().status == BookingStatus.BOOKED
+
+    def test_a_removal_cancels_only_once_graph_says_the_event_is_gone(self, nurse, nurse_subscription, fake_graph):
+        moved_away = BookingFactory(practitioner=nurse, o365_event_id="AAMkNURSE2=")
+        gone = BookingFactory(practitioner=nurse, o365_event_id=NURSE_EVENT_ID)
+        fake_graph.events["AAMkNURSE2="] = nurse_event()
+        fake_graph.delta_pages = [
+            DeltaPage(events=[], removed_ids=["AAMkNURSE2=", NURSE_EVENT_ID], delta_link=DELTA_LINK)
+        ]
+
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        moved_away.refresh_from_db()
+        gone.refresh_from_db()
+        assert moved_away.status == BookingStatus.BOOKED, "the event still exists, so it is applied as it is"
+        assert gone.status == BookingStatus.CANCELLED
+
+    def test_a_removal_with_any_other_404_cancels_nothing_and_fails_the_resync(
+        self, nurse, nurse_subscription, fake_graph
+    ):
+        booking = BookingFactory(practitioner=nurse, o365_event_id=NURSE_EVENT_ID)
+        fake_graph.errors[NURSE_EVENT_ID] = GraphNotFound(
+            "GET /users/{mailbox}/events/{id}: 404 ErrorInvalidUser", status=404, code="ErrorInvalidUser"
+        )
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[NURSE_EVENT_ID], delta_link=DELTA_LINK)]
+
+        with pytest.raises(GraphNotFound):
+            calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        booking.refresh_from_db()
+        assert booking.status == BookingStatus.BOOKED
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.delta_link == "", "the resync is repeated whole"
+
+    def test_items_without_an_id_are_skipped(self, nurse, nurse_subscription, fake_graph):
+        BookingFactory(practitioner=nurse, o365_event_id="")
+        fake_graph.delta_pages = [
+            DeltaPage(events=[{"subject": "no id"}, {"id": ""}], removed_ids=[""], delta_link=DELTA_LINK)
+        ]
+
+        outcomes = calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert outcomes == {}
+        assert fake_graph.event_gets == []
+        assert Booking.objects.get().status == BookingStatus.BOOKED
+
+    def test_reads_the_calendar_the_subscription_watches(self, nurse, nurse_subscription, fake_graph):
+        nurse_subscription.resource = "users/nurse.old@clinic.example.com.au/calendars/CAL-1/events"
+        nurse_subscription.save()
+        nurse.o365_mailbox = "nurse.new@clinic.example.com.au"
+        nurse.save()
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert fake_graph.delta_calls[0]["mailbox"] == "nurse.old@clinic.example.com.au"

@@ -23,6 +23,8 @@ from practitioners.graph import (
     GraphServerError,
     GraphThrottled,
     GraphTransportError,
+    events_resource_parse,
+    is_item_gone,
     is_transient,
 )
 from tests.practitioners.conftest import GRAPH, fixture_json
@@ -188,6 +190,65 @@ def test_calendar_delta_of_a_named_calendar(graph):
     )
 
     graph.calendar_delta(mailbox=MAILBOX, calendar_id="cal-1", start=EXPIRES, end=EXPIRES + timedelta(days=1))
+
+
+@responses.activate
+def test_calendar_delta_skips_items_without_an_id(graph):
+    responses.get(
+        f"{GRAPH}/users/{MAILBOX}/calendarView/delta",
+        json={
+            "value": [
+                {"subject": "no id"},
+                {"id": "", "@removed": {"reason": "deleted"}},
+                {"id": None},
+                {"id": EVENT_ID, "subject": "kept"},
+            ],
+            "@odata.deltaLink": f"{GRAPH}/d",
+        },
+    )
+
+    page = graph.calendar_delta(mailbox=MAILBOX, start=EXPIRES, end=EXPIRES + timedelta(days=1))
+
+    assert [event["id"] for event in page.events] == [EVENT_ID]
+    assert page.removed_ids == []
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        ("users/dr.dia@clinic.example.com.au/events", ("dr.dia@clinic.example.com.au", "")),
+        ("/Users/5f1c2e4b-7a0d-4c55-9d3e-2b8a1f6c9e10/Events", ("5f1c2e4b-7a0d-4c55-9d3e-2b8a1f6c9e10", "")),
+        ("users/dr.dia@clinic.example.com.au/calendars/AAMkCal=/events", ("dr.dia@clinic.example.com.au", "AAMkCal=")),
+        ("me/events", None),
+        ("users/dr.dia@clinic.example.com.au/messages", None),
+        ("users//events", None),
+        ("", None),
+    ],
+)
+def test_events_resource_parse(resource, expected):
+    assert events_resource_parse(resource) == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "gone"),
+    [
+        (GraphNotFound("404", status=404, code="ErrorItemNotFound"), True),
+        (GraphNotFound("404", status=404, code="ErrorInvalidUser"), False),
+        (GraphNotFound("404", status=404), False),
+        (GraphServerError("500", status=500, code="ErrorItemNotFound"), False),
+    ],
+)
+def test_only_graphs_item_not_found_says_the_item_is_gone(error, gone):
+    assert is_item_gone(error) is gone
+
+
+@responses.activate
+def test_a_missing_event_carries_graphs_code(graph_without_retries):
+    responses.get(EVENT_URL, status=404, json=graph_error("ErrorItemNotFound", "The specified object was not found."))
+
+    with pytest.raises(GraphNotFound) as raised:
+        graph_without_retries.event_get(mailbox=MAILBOX, event_id=EVENT_ID)
+    assert is_item_gone(raised.value)
 
 
 @responses.activate

@@ -38,7 +38,24 @@ def test_credentials_are_read_once_then_kept_for_the_configured_time(settings, c
         assert selectors.graph_subscription_credentials(graph_id=subscription.graph_id).client_state == "rotated-secret"
 
 
-def test_an_unknown_subscription_is_remembered_as_unknown(clock, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        assert selectors.graph_subscription_credentials(graph_id="no-such-subscription") is None
-        assert selectors.graph_subscription_credentials(graph_id="no-such-subscription") is None
+def test_an_unknown_subscription_is_not_remembered(clock, django_assert_num_queries):
+    # Graph may notify through a subscription between its 201 and our row's insert; remembering
+    # the miss would reject those notifications for the whole cache period.
+    with django_assert_num_queries(2):
+        assert selectors.graph_subscription_credentials(graph_id="new-subscription") is None
+        assert selectors.graph_subscription_credentials(graph_id="new-subscription") is None
+
+    subscription = GraphSubscriptionFactory(graph_id="new-subscription")
+    assert selectors.graph_subscription_credentials(graph_id="new-subscription").client_state == (
+        subscription.client_state
+    )
+
+
+def test_the_cache_keeps_a_bounded_number_of_entries(monkeypatch, clock):
+    monkeypatch.setattr(selectors, "CREDENTIALS_CACHE_MAX_ENTRIES", 3)
+    subscriptions = [GraphSubscriptionFactory() for _ in range(5)]
+
+    for subscription in subscriptions:
+        selectors.graph_subscription_credentials(graph_id=subscription.graph_id)
+
+    assert list(selectors._credentials_cache) == [subscription.graph_id for subscription in subscriptions[2:]]
