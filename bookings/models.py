@@ -39,6 +39,19 @@ class Patient(models.Model):
     )
     medirecords_patient_id = models.CharField("MediRecords patient id", max_length=64, blank=True)
     placeholder_fields = models.JSONField(default=list, blank=True)
+    medirecords_create_new = models.BooleanField(
+        "create a new MediRecords patient",
+        default=False,
+        help_text="Staff decided this is nobody MediRecords already holds: create without asking again.",
+    )
+    medirecords_create_attempted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a MediRecords patient was last about to be created; set, it is looked for before creating.",
+    )
+    sync_lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="While set and in the future, one worker is matching this patient."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -124,6 +137,35 @@ class Booking(models.Model):
     sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.PENDING)
     sync_error = models.TextField(blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    sync_requested_generation = models.PositiveIntegerField(
+        default=0, help_text="Counts the requests to sync; a sync that started earlier runs again."
+    )
+    sync_completed_generation = models.PositiveIntegerField(
+        default=0, help_text="The request generation the last finished sync brought MediRecords up to."
+    )
+    sync_requested_at = models.DateTimeField(null=True, blank=True)
+    sync_lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="While set and in the future, one worker is syncing this booking."
+    )
+    sync_failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the current run of failures that may pass on their own."
+    )
+    sync_transient_failures = models.PositiveIntegerField(default=0)
+    sync_retry_at = models.DateTimeField(null=True, blank=True, help_text="When the next attempt is due.")
+    medirecords_create_attempted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the appointment was last about to be created; set, it is looked for before creating.",
+    )
+    medirecords_create_attempted_for = models.DateTimeField(
+        null=True, blank=True, help_text="The start time sent with that create."
+    )
+    patient_candidates = models.JSONField(
+        "possible MediRecords patients",
+        default=list,
+        blank=True,
+        help_text="Patients MediRecords holds who could be this booking's patient, for staff to choose from.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -140,10 +182,57 @@ class Booking(models.Model):
             unique_when_set("stripe_payment_id", model="booking"),
             unique_when_set("medirecords_appointment_id", model="booking"),
         ]
-        indexes = [models.Index(fields=["sync_state"]), models.Index(fields=["practitioner", "starts_at"])]
+        indexes = [
+            models.Index(fields=["sync_state"]),
+            models.Index(fields=["practitioner", "starts_at"]),
+            models.Index(fields=["sync_requested_at"], name="booking_sync_requested_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Booking #{self.pk}"
+
+
+class SyncOperation(models.TextChoices):
+    PATIENT_SEARCH = "patient_search", "Patient search"
+    PATIENT_LOOKUP_EMAIL = "patient_lookup_email", "Patient lookup by email"
+    PATIENT_GET = "patient_get", "Patient read"
+    PATIENT_CREATE = "patient_create", "Patient create"
+    APPOINTMENT_GET = "appointment_get", "Appointment read"
+    APPOINTMENT_LOOKUP = "appointment_lookup", "Appointment lookup"
+    APPOINTMENT_CREATE = "appointment_create", "Appointment create"
+    APPOINTMENT_RESCHEDULE = "appointment_reschedule", "Appointment reschedule"
+    APPOINTMENT_UPDATE = "appointment_update", "Appointment update"
+    APPOINTMENT_CANCEL = "appointment_cancel", "Appointment cancel"
+
+
+class SyncOutcome(models.TextChoices):
+    OK = "ok", "OK"
+    FAILED = "failed", "Failed"
+    TRANSIENT = "transient", "Failed, will retry"
+
+
+class SyncAttempt(models.Model):
+    """One call to MediRecords made while syncing a booking: what, when, how long, how it ended.
+
+    Evidence for staff and for tuning, so it holds no patient data: the error is the
+    MediRecords message (field names and messages) with anything that looks like a contact
+    detail or a date of birth removed.
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="sync_attempts")
+    operation = models.CharField(max_length=32, choices=SyncOperation.choices)
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=SyncOutcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["booking", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} for booking #{self.booking_id}"
 
 
 class DeliverySource(models.TextChoices):

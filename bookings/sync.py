@@ -1,33 +1,262 @@
 """The push of bookings to MediRecords, the practice's record of truth.
 
 Whatever changes a booking (a new Office 365 event, a move, a cancellation, new patient
-details) asks for a sync through `booking_sync_request`, the one way in; the sync itself,
-`booking_sync`, runs on a worker and reads the booking as it is then, so several requests
-for one booking converge on its latest state.
+details, a staff decision) asks for a sync through `booking_sync_request`, the one way in:
+it counts the request (`sync_requested_generation`) and enqueues `booking_sync` after commit.
+The sync reads the booking as it is then, so many requests converge on its latest state.
+
+`booking_sync` is safe to run any number of times at once. One worker holds the booking's
+lease (no transaction stays open across HTTP calls); the others return at once, because the
+holder syncs again whenever the generation moved while it worked, and after giving the lease
+back looks once more, so a request that arrived just as it finished is not lost. A lease
+left by a worker that died runs out (MEDIRECORDS_SYNC_LEASE_SECONDS), and
+`booking_sync_sweep` enqueues again what was requested but never finished.
+
+Failures that may pass (rate limits, MediRecords' 5xx, no answer) are retried with
+exponential back-off and full jitter until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS; anything
+else, and whatever is still failing at the horizon, waits for staff as "needs attention" with
+MediRecords' message (field names and messages, never patient values).
 """
 
 import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bookings.appointment_push import appointment_push
+from bookings.models import Booking, BookingStatus, SyncState
+from bookings.patient_matching import patient_match_or_create
+from bookings.sync_attempts import error_summary
+from bookings.sync_errors import SyncBusy, SyncNeedsAttention
+from bookings.sync_leases import lease_acquire, lease_release, lease_renew
+from medirecords import MediRecordsClient, MediRecordsError, RateLimited, is_transient
 
 logger = logging.getLogger("clinic.sync")
+
+# Passes one lease holder makes before leaving what remains to the task it enqueues.
+PASSES_MAX = 10
+BUSY = "busy"
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """How a call of `booking_sync` ended: a sync state, BUSY (another worker holds the
+    booking) or MISSING; `retry_in_seconds` is set when the task should try again then."""
+
+    booking_id: int
+    outcome: str
+    retry_in_seconds: float | None = None
+    detail: str = ""
 
 
 def booking_sync_request(*, booking_id: int) -> None:
     """Have the booking synced to MediRecords once the current transaction commits.
 
     A broker that cannot be reached is logged and does not undo the booking's change; the
-    booking's sync state then stays as it was ("Waiting to sync" for a new one).
+    request stays counted, and the sweep enqueues it later.
     """
+    Booking.objects.filter(pk=booking_id).update(
+        sync_requested_generation=F("sync_requested_generation") + 1,
+        sync_requested_at=timezone.now(),
+        sync_state=SyncState.PENDING,
+    )
+    booking_sync_enqueue(booking_id=booking_id)
+
+
+def booking_sync_enqueue(*, booking_id: int) -> None:
+    """Enqueue the sync task after commit, without counting a new request."""
     from bookings.tasks import booking_sync_task
 
     transaction.on_commit(lambda: booking_sync_task.delay(booking_id), robust=True)
 
 
-def booking_sync(*, booking_id: int) -> None:
+def booking_sync(*, booking_id: int, client: MediRecordsClient) -> SyncResult:
     """Bring MediRecords in line with the booking: its patient, and its appointment.
 
-    The one place a booking reaches MediRecords. For now it records that a sync was asked
-    for; matching the patient and creating, moving or cancelling the appointment go here.
+    The one place a booking reaches MediRecords. Must not run inside a transaction: what it
+    writes (the lease, the ids learnt) has to be committed before each call it makes.
     """
-    logger.info("booking sync requested", extra={"booking_id": booking_id})
+    started = time.perf_counter()
+    token = lease_acquire(model=Booking, pk=booking_id)
+    if token is None:
+        outcome = BUSY if Booking.objects.filter(pk=booking_id).exists() else MISSING
+        result = SyncResult(booking_id, outcome)
+        _log(result, started=started, passes=0)
+        return result
+
+    passes = 0
+    result = SyncResult(booking_id, SyncState.SYNCED)
+    try:
+        while passes < PASSES_MAX:
+            booking = Booking.objects.select_related("patient", "practitioner").get(pk=booking_id)
+            generation = booking.sync_requested_generation
+            if booking.sync_state != SyncState.PENDING and booking.sync_completed_generation >= generation:
+                result = SyncResult(booking_id, booking.sync_state)
+                break
+            passes += 1
+            result = _sync_pass(booking, client=client, generation=generation)
+            if result.retry_in_seconds is not None or not _requested_since(booking_id, generation=generation):
+                break
+            renewed = lease_renew(model=Booking, pk=booking_id, token=token)
+            if renewed is None:
+                break
+            token = renewed
+    finally:
+        lease_release(model=Booking, pk=booking_id, token=token)
+
+    # A request that came in while we released is seen by no one else: enqueue it.
+    if result.retry_in_seconds is None and _outstanding(booking_id):
+        booking_sync_enqueue(booking_id=booking_id)
+    _log(result, started=started, passes=passes)
+    return result
+
+
+def booking_sync_sweep(*, now: datetime | None = None) -> int:
+    """Enqueue again every booking whose sync was asked for and then lost; returns how many.
+
+    That is: a request not yet finished (or a booking never synced), no live lease, asked for
+    longer ago than INBOX_SWEEP_AGE_SECONDS, and no retry still to come.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.INBOX_SWEEP_AGE_SECONDS)
+    waiting = Q(sync_requested_generation__gt=F("sync_completed_generation")) | Q(sync_state=SyncState.PENDING)
+    unleased = Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now)
+    asked_long_ago = Q(sync_requested_at__lt=cutoff) | Q(sync_requested_at__isnull=True, created_at__lt=cutoff)
+    no_retry_to_come = Q(sync_retry_at__isnull=True) | Q(sync_retry_at__lt=cutoff)
+    booking_ids = list(
+        Booking.objects.filter(waiting, unleased, asked_long_ago, no_retry_to_come).values_list("pk", flat=True)
+    )
+    for booking_id in booking_ids:
+        booking_sync_enqueue(booking_id=booking_id)
+    if booking_ids:
+        logger.info("booking syncs swept", extra={"enqueued": len(booking_ids)})
+    return len(booking_ids)
+
+
+def retry_delay_seconds(*, failures: int, error: BaseException | None = None) -> float:
+    """Exponential back-off with full jitter; never sooner than a rate limit's Retry-After."""
+    ceiling = min(
+        settings.MEDIRECORDS_SYNC_RETRY_MAX_SECONDS,
+        settings.MEDIRECORDS_SYNC_RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0),
+    )
+    delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        delay = max(delay, error.retry_after)
+    return delay
+
+
+def _sync_pass(booking: Booking, *, client: MediRecordsClient, generation: int) -> SyncResult:
+    """One attempt at the booking as read; records its outcome against `generation`."""
+    try:
+        return _push(booking, client=client, generation=generation)
+    except SyncNeedsAttention as problem:
+        return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=str(problem))
+    except (MediRecordsError, SyncBusy, ValueError) as error:
+        if isinstance(error, SyncBusy) or is_transient(error):
+            return _failed_for_now(booking, generation=generation, error=error)
+        return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=error_summary(error))
+
+
+def _push(booking: Booking, *, client: MediRecordsClient, generation: int) -> SyncResult:
+    patient = booking.patient
+    if booking.status == BookingStatus.CANCELLED:
+        # Nothing is matched or created for a cancelled booking; what exists is cancelled.
+        patient_id = patient.medirecords_patient_id if patient is not None else ""
+        change = appointment_push(booking=booking, patient_id=patient_id or None, client=client)
+        return _finish(booking, generation=generation, state=SyncState.SYNCED, detail=change)
+    if patient is None:
+        raise SyncNeedsAttention("The booking has no patient.")
+
+    match = patient_match_or_create(patient=patient, client=client, booking_id=booking.pk)
+    if match.patient.pk != patient.pk:
+        # Another of our patient rows already holds this MediRecords patient: the booking is theirs.
+        Booking.objects.filter(pk=booking.pk).update(patient=match.patient)
+        booking.patient = match.patient
+    if match.needs_review:
+        candidates = [candidate.to_json() for candidate in match.candidates]
+        return _finish(
+            booking, generation=generation, state=SyncState.NEEDS_REVIEW, candidates=candidates, detail=match.result
+        )
+    change = appointment_push(booking=booking, patient_id=match.medirecords_patient_id, client=client)
+    return _finish(booking, generation=generation, state=SyncState.SYNCED, detail=f"{match.result}/{change}")
+
+
+def _finish(
+    booking: Booking,
+    *,
+    generation: int,
+    state: SyncState,
+    error: str = "",
+    candidates: list[dict[str, Any]] | None = None,
+    detail: str = "",
+) -> SyncResult:
+    """Record the outcome of a pass. The state is only shown if no newer request came in
+    meanwhile; otherwise the booking stays "waiting to sync" for the next pass."""
+    now = timezone.now()
+    changes: dict[str, Any] = {
+        "sync_error": error,
+        "sync_completed_generation": generation,
+        "sync_failing_since": None,
+        "sync_transient_failures": 0,
+        "sync_retry_at": None,
+        "patient_candidates": candidates or [],
+    }
+    if state == SyncState.SYNCED:
+        changes["synced_at"] = now
+    shown = Booking.objects.filter(pk=booking.pk, sync_requested_generation=generation).update(
+        sync_state=state, **changes
+    )
+    if not shown:
+        Booking.objects.filter(pk=booking.pk).update(**changes)
+    return SyncResult(booking.pk, state, detail=detail)
+
+
+def _failed_for_now(booking: Booking, *, generation: int, error: BaseException) -> SyncResult:
+    """A failure that may pass: schedule a retry, or give up once the horizon is reached."""
+    now = timezone.now()
+    failing_since = booking.sync_failing_since or now
+    summary = error_summary(error)
+    horizon = timedelta(seconds=settings.MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS)
+    if now - failing_since >= horizon:
+        hours = round(horizon / timedelta(hours=1), 1)
+        message = f"MediRecords kept failing for {hours:g} hours; the last failure: {summary}"
+        return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=message)
+    failures = booking.sync_transient_failures + 1
+    delay = retry_delay_seconds(failures=failures, error=error)
+    Booking.objects.filter(pk=booking.pk).update(
+        sync_failing_since=failing_since,
+        sync_transient_failures=failures,
+        sync_retry_at=now + timedelta(seconds=delay),
+        sync_error=f"Will retry: {summary}",
+    )
+    return SyncResult(booking.pk, SyncState.PENDING, retry_in_seconds=delay, detail=type(error).__name__)
+
+
+def _requested_since(booking_id: int, *, generation: int) -> bool:
+    return Booking.objects.filter(pk=booking_id, sync_requested_generation__gt=generation).exists()
+
+
+def _outstanding(booking_id: int) -> bool:
+    return Booking.objects.filter(pk=booking_id, sync_requested_generation__gt=F("sync_completed_generation")).exists()
+
+
+def _log(result: SyncResult, *, started: float, passes: int) -> None:
+    logger.info(
+        "booking sync",
+        extra={
+            "booking_id": result.booking_id,
+            "outcome": str(result.outcome),
+            "detail": str(result.detail),
+            "passes": passes,
+            "retry_in_seconds": round(result.retry_in_seconds, 1) if result.retry_in_seconds is not None else None,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )

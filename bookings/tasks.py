@@ -1,8 +1,9 @@
 """Celery tasks: thin wrappers that call services."""
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from bookings import inbox, sync
+from practitioners.clients import medirecords_client
 
 
 @shared_task(name="bookings.tasks.delivery_process")
@@ -15,6 +16,16 @@ def inbox_sweep_task() -> int:
     return inbox.inbox_sweep()
 
 
-@shared_task(name="bookings.tasks.booking_sync")
-def booking_sync_task(booking_id: int) -> None:
-    sync.booking_sync(booking_id=booking_id)
+@shared_task(bind=True, name="bookings.tasks.booking_sync", max_retries=None)
+def booking_sync_task(self: Task[[int], str], booking_id: int) -> str:
+    """Sync the booking; when MediRecords failed in a way that may pass, try again after the
+    back-off the sync chose (the sync itself gives up at the retry horizon)."""
+    result = sync.booking_sync(booking_id=booking_id, client=medirecords_client())
+    if result.retry_in_seconds is not None:
+        raise self.retry(countdown=result.retry_in_seconds)
+    return str(result.outcome)
+
+
+@shared_task(name="bookings.tasks.booking_sync_sweep")
+def booking_sync_sweep_task() -> int:
+    return sync.booking_sync_sweep()

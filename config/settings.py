@@ -6,6 +6,7 @@ MediRecords. `DATABASE_URL` and `REDIS_URL` switch it to PostgreSQL and Redis. E
 variable is listed with its default in `.env.example` and in the README.
 """
 
+from datetime import date
 from pathlib import Path
 
 import django_stubs_ext
@@ -167,7 +168,12 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
     # A task whose worker dies is handed to another worker once this has passed.
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 3600,
+        # A receiver publishes while the sender waits: fail fast rather than hang on Redis.
+        "socket_connect_timeout": 1,
+        "socket_timeout": 2,
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # kombu's filesystem transport: a queue in a folder, so the embedded mode needs no server.
@@ -184,6 +190,10 @@ else:
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Publishing is never retried in the caller: a receiver must answer in time, and every row a
+# message was for is found again by a sweep (deliveries, booking syncs).
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 # One queue unless told otherwise; end-to-end tests give their worker a queue of its own.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -216,6 +226,23 @@ MEDIRECORDS_FHIR_URL = env.str("MEDIRECORDS_FHIR_URL", default="http://127.0.0.1
 MEDIRECORDS_API_TOKEN = env.str("MEDIRECORDS_API_TOKEN", default="sandbox-token")
 MEDIRECORDS_FHIR_TOKEN = env.str("MEDIRECORDS_FHIR_TOKEN", default="")
 MEDIRECORDS_PRACTICE_ID = env.str("MEDIRECORDS_PRACTICE_ID", default="00000000-0000-4000-8000-000000000001")
+# The push of bookings: one worker at a time per booking holds a lease that a dead worker's
+# lease outlives by at most this long; failures that may pass (429, 5xx, no answer) are retried
+# with exponential back-off and full jitter until the horizon, then wait for a person.
+MEDIRECORDS_SYNC_LEASE_SECONDS = env.int("MEDIRECORDS_SYNC_LEASE_SECONDS", default=300)
+MEDIRECORDS_SYNC_RETRY_BASE_SECONDS = env.float("MEDIRECORDS_SYNC_RETRY_BASE_SECONDS", default=10.0)
+MEDIRECORDS_SYNC_RETRY_MAX_SECONDS = env.float("MEDIRECORDS_SYNC_RETRY_MAX_SECONDS", default=3600.0)
+MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS = env.int("MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS", default=24 * 60 * 60)
+# What a patient created from a booking carries where the booking told us nothing; chosen so
+# staff recognise them at a glance. The intake forms replace them.
+MEDIRECORDS_PLACEHOLDER_DOB = date.fromisoformat(env.str("MEDIRECORDS_PLACEHOLDER_DOB", default="1900-01-01"))
+MEDIRECORDS_PLACEHOLDER_GENDER = env.int("MEDIRECORDS_PLACEHOLDER_GENDER", default=3)
+MEDIRECORDS_PLACEHOLDER_LAST_NAME = env.str("MEDIRECORDS_PLACEHOLDER_LAST_NAME", default="UNKNOWN")
+# The appointment's reminder fields, which make MediRecords send the SMS and email reminders.
+# The codes are unconfirmed (no public code table): check them with MediRecords; empty omits one.
+MEDIRECORDS_EMAIL_REMINDER = env.bool("MEDIRECORDS_EMAIL_REMINDER", default=True)
+MEDIRECORDS_REMINDER_METHOD = env.str("MEDIRECORDS_REMINDER_METHOD", default="1")
+MEDIRECORDS_REMINDER_TYPE = env.str("MEDIRECORDS_REMINDER_TYPE", default="1")
 
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.microsoft.com/v1.0")
 AZURE_AUTHORITY_HOST = env.str("AZURE_AUTHORITY_HOST", default="https://login.microsoftonline.com")
@@ -255,6 +282,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {
         "task": "bookings.tasks.inbox_sweep",
+        "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
+    },
+    "booking-sync-sweep": {
+        "task": "bookings.tasks.booking_sync_sweep",
         "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
     },
     "graph-subscriptions-renew": {

@@ -1,0 +1,83 @@
+"""Staff decisions on a booking's sync: try again, or say who its MediRecords patient is.
+
+Each decision ends by requesting a sync, so the booking carries on from where it stopped.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from bookings.models import Booking, Patient, SyncOperation, SyncState
+from bookings.sync import booking_sync_request
+from bookings.sync_attempts import attempt_recorded
+from medirecords import MediRecordsClient, NotFound
+
+RETRYABLE_STATES = (SyncState.PENDING, SyncState.NEEDS_ATTENTION, SyncState.NEEDS_REVIEW)
+
+
+class PatientNotInMediRecords(ValueError):  # noqa: N818
+    """The MediRecords patient id given does not exist there."""
+
+
+def booking_sync_retry(*, booking_ids: Iterable[int]) -> int:
+    """Start the sync of these bookings afresh (those not in MediRecords yet); returns how many."""
+    with transaction.atomic():
+        retried = list(
+            Booking.objects.filter(pk__in=list(booking_ids), sync_state__in=RETRYABLE_STATES).values_list(
+                "pk", flat=True
+            )
+        )
+        Booking.objects.filter(pk__in=retried).update(
+            sync_state=SyncState.PENDING,
+            sync_error="",
+            sync_failing_since=None,
+            sync_transient_failures=0,
+            sync_retry_at=None,
+        )
+        for booking_id in retried:
+            booking_sync_request(booking_id=booking_id)
+    return len(retried)
+
+
+def booking_patient_link(*, booking_id: int, medirecords_patient_id: str, client: MediRecordsClient) -> Booking:
+    """Make the booking's patient the MediRecords patient staff chose, then sync the booking.
+
+    The id is checked with MediRecords first (`PatientNotInMediRecords` when it has no such
+    patient). When another of our patients already has that id, the booking moves to them.
+    """
+    medirecords_patient_id = medirecords_patient_id.strip()
+    try:
+        with attempt_recorded(booking_id=booking_id, operation=SyncOperation.PATIENT_GET):
+            client.patient_get(medirecords_patient_id)
+    except NotFound as missing:
+        raise PatientNotInMediRecords(f"MediRecords has no patient {medirecords_patient_id}.") from missing
+
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking_id)
+        holder = Patient.objects.filter(medirecords_patient_id=medirecords_patient_id).first()
+        if holder is not None:
+            booking.patient = holder
+        elif booking.patient is not None:
+            booking.patient.medirecords_patient_id = medirecords_patient_id
+            booking.patient.placeholder_fields = []
+            booking.patient.save(update_fields=["medirecords_patient_id", "placeholder_fields", "updated_at"])
+        else:
+            raise ValueError("the booking has no patient to link")
+        booking.patient_candidates = []
+        booking.save(update_fields=["patient", "patient_candidates", "updated_at"])
+        booking_sync_request(booking_id=booking.pk)
+    booking.refresh_from_db()
+    return booking
+
+
+def booking_patient_create_new(*, booking_id: int) -> Booking:
+    """Staff say the booking's patient is none of the candidates: create them, and don't ask again."""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking_id)
+        if booking.patient is None:
+            raise ValueError("the booking has no patient to create")
+        Patient.objects.filter(pk=booking.patient.pk).update(medirecords_create_new=True)
+        Booking.objects.filter(pk=booking.pk).update(patient_candidates=[])
+        booking_sync_request(booking_id=booking.pk)
+    booking.refresh_from_db()
+    return booking
