@@ -1,5 +1,7 @@
 """The booking lifecycle: our mirror of patients, their bookings, and the inbox of deliveries."""
 
+import secrets
+
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -67,6 +69,11 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+def intake_reference_new() -> str:
+    """A fresh, unguessable reference for a booking's intake form links (a hidden form field)."""
+    return secrets.token_urlsafe(16)
 
 
 class BookingKind(models.TextChoices):
@@ -159,6 +166,13 @@ class Booking(models.Model):
     )
     medirecords_create_attempted_for = models.DateTimeField(
         null=True, blank=True, help_text="The start time sent with that create."
+    )
+    intake_reference = models.CharField(
+        max_length=32,
+        unique=True,
+        default=intake_reference_new,
+        editable=False,
+        help_text="Carried in the intake form links, so a submission finds its booking.",
     )
     patient_candidates = models.JSONField(
         "possible MediRecords patients",

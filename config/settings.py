@@ -277,7 +277,14 @@ JOTFORM_API_KEY = env.str("JOTFORM_API_KEY", default="")
 JOTFORM_WEBHOOK_TOKEN = env.str("JOTFORM_WEBHOOK_TOKEN", default="")
 
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation adds a new first key).
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Empty: with DEBUG on a development key is derived from DJANGO_SECRET_KEY (a warning is
+# logged once); with DEBUG off health data can be neither stored nor read.
+FIELD_ENCRYPTION_KEYS = [key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()]
+
+# Intake forms: how long to wait for JotForm's API when re-reading a submission, and how many
+# rows `rotate_encryption_keys` re-encrypts per transaction.
+FORMS_JOTFORM_TIMEOUT_SECONDS = env.float("FORMS_JOTFORM_TIMEOUT_SECONDS", default=10.0)
+FORMS_ROTATION_BATCH_SIZE = env.int("FORMS_ROTATION_BATCH_SIZE", default=500)
 
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {

@@ -102,7 +102,7 @@ class TestProcess:
         assert delivery.processed_at is None
 
     def test_a_source_without_handler_fails_visibly(self):
-        delivery = InboundDeliveryFactory(source=DeliverySource.JOTFORM)
+        delivery = InboundDeliveryFactory(source=DeliverySource.CALENDLY)
         inbox.delivery_process(delivery_id=delivery.pk)
         delivery.refresh_from_db()
         assert delivery.status == DeliveryStatus.FAILED

@@ -1,0 +1,131 @@
+"""Health data at rest: Fernet encryption over FIELD_ENCRYPTION_KEYS, and model fields using it.
+
+The keys form a `MultiFernet`: the first key encrypts, every key decrypts, so rotation is
+"put a new key first, run `manage.py rotate_encryption_keys`, then drop the old key".
+With no keys configured a developer's machine (DEBUG on) derives one from SECRET_KEY and
+says so once in the log; production (DEBUG off) refuses rather than store plaintext.
+"""
+
+import base64
+import hashlib
+import json
+import logging
+import threading
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Expression
+
+logger = logging.getLogger("clinic.encryption")
+
+_cache_lock = threading.Lock()
+_cached: tuple[tuple[str, ...], MultiFernet] | None = None
+_development_key_warned = False
+
+
+class DecryptionFailed(Exception):  # noqa: N818 - an outcome named for staff
+    """A stored value could not be decrypted with any configured key."""
+
+
+def encryption_keys() -> tuple[str, ...]:
+    """The configured keys, first one encrypting; a derived development key when allowed."""
+    keys = tuple(key.strip() for key in settings.FIELD_ENCRYPTION_KEYS if key.strip())
+    if keys:
+        return keys
+    if not settings.DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is empty: set at least one Fernet key to store or read health data"
+        )
+    _warn_development_key()
+    digest = hashlib.sha256(b"clinic field encryption:" + settings.SECRET_KEY.encode()).digest()
+    return (base64.urlsafe_b64encode(digest).decode(),)
+
+
+def multi_fernet() -> MultiFernet:
+    """The MultiFernet for the keys configured now (rebuilt when the settings change)."""
+    global _cached
+    keys = encryption_keys()
+    with _cache_lock:
+        if _cached is None or _cached[0] != keys:
+            try:
+                _cached = (keys, MultiFernet([Fernet(key.encode()) for key in keys]))
+            except ValueError as error:
+                raise ImproperlyConfigured(
+                    "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64 bytes)"
+                ) from error
+        return _cached[1]
+
+
+def encrypt_bytes(plaintext: bytes) -> bytes:
+    return multi_fernet().encrypt(plaintext)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return multi_fernet().decrypt(token)
+    except InvalidToken as error:
+        raise DecryptionFailed("no configured key decrypts this value") from error
+
+
+def reencrypt_bytes(token: bytes) -> bytes:
+    """The same plaintext encrypted again with the first key."""
+    try:
+        return multi_fernet().rotate(token)
+    except InvalidToken as error:
+        raise DecryptionFailed("no configured key decrypts this value") from error
+
+
+def _warn_development_key() -> None:
+    global _development_key_warned
+    if not _development_key_warned:
+        _development_key_warned = True
+        logger.warning(
+            "FIELD_ENCRYPTION_KEYS is empty: health data is encrypted with a key derived from "
+            "DJANGO_SECRET_KEY (development only; set FIELD_ENCRYPTION_KEYS in production)"
+        )
+
+
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+    """Text stored as a Fernet token. Not searchable: look rows up by other fields."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return encrypt_bytes(str(value).encode()).decode("ascii")
+
+    def from_db_value(self, value: Any, expression: Expression, connection: BaseDatabaseWrapper) -> Any:
+        if value is None:
+            return None
+        return decrypt_bytes(str(value).encode("ascii")).decode()
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+
+class EncryptedJSONField(models.TextField):  # type: ignore[type-arg]
+    """Any JSON value stored encrypted as one Fernet token of its JSON text."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return encrypt_bytes(json.dumps(value, sort_keys=True).encode()).decode("ascii")
+
+    def from_db_value(self, value: Any, expression: Expression, connection: BaseDatabaseWrapper) -> Any:
+        if value is None:
+            return None
+        return json.loads(decrypt_bytes(str(value).encode("ascii")))
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    def value_to_string(self, obj: models.Model) -> str:
+        return json.dumps(self.value_from_object(obj))

@@ -1,0 +1,164 @@
+"""Matching submissions to bookings, rejected forms, and triage assessments."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from bookings.models import BookingStatus, InboundDelivery
+from forms_intake.models import FormSubmission, SubmissionStatus, TriageAssessment
+from tests.bookings.factories import BookingFactory
+from tests.forms_intake.conftest import FULL_FORM_ID, MINI_FORM_ID, TRIAGE_FORM_ID, full_intake, full_intake_with
+
+BOUNDARY = "----jotformtestboundary"
+
+
+def webhook(form_id: str, submission_id: str, answers: dict[str, object]) -> tuple[bytes, str]:
+    """A JotForm multipart webhook with these answers."""
+    fields = {"formID": form_id, "submissionID": submission_id, "rawRequest": json.dumps(answers), "pretty": ""}
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    ]
+    return ("".join(parts) + f"--{BOUNDARY}--\r\n").encode(), f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def test_a_booking_reference_in_the_form_link_decides(post_form, jane_booking, django_capture_on_commit_callbacks):
+    other = BookingFactory(practitioner=jane_booking.practitioner)
+    body, content_type = webhook(
+        MINI_FORM_ID,
+        "7000000000000000001",
+        {
+            "q3_fullName": {"first": "Someone", "last": "Else"},
+            "q4_email": "someone@example.com.au",
+            "q9_bookingReference": other.intake_reference,
+        },
+    )
+    other.patient.medirecords_patient_id = ""
+    other.patient.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_form("/forms/mini", body, content_type).status_code == 200
+    assert FormSubmission.objects.get().booking == other
+
+
+def test_email_and_name_find_the_next_upcoming_booking(post_form, jane_booking, django_capture_on_commit_callbacks):
+    BookingFactory(
+        patient=jane_booking.patient,
+        practitioner=jane_booking.practitioner,
+        starts_at=jane_booking.starts_at - timedelta(days=1),
+        status=BookingStatus.CANCELLED,
+    )
+    BookingFactory(
+        patient=jane_booking.patient,
+        practitioner=jane_booking.practitioner,
+        starts_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    body, content_type = full_intake()
+    with django_capture_on_commit_callbacks(execute=True):
+        post_form("/forms/full", body, content_type)
+    assert FormSubmission.objects.get().booking == jane_booking
+
+
+def test_nobody_found_waits_for_staff_to_link_a_booking(
+    post_form, jane_booking, mr_client, admin_client, django_capture_on_commit_callbacks
+):
+    body, content_type = full_intake_with(q4_email="someone.new@example.com.au")
+    with django_capture_on_commit_callbacks(execute=True):
+        post_form("/forms/full", body, content_type)
+    submission = FormSubmission.objects.get()
+    assert submission.status == SubmissionStatus.UNMATCHED
+    assert submission.booking is None
+
+    url = reverse("admin:forms_intake_formsubmission_change", args=[submission.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"booking": jane_booking.pk})
+    assert response.status_code == 302
+    submission.refresh_from_db()
+    assert submission.booking == jane_booking
+    record = mr_client.patient_get(jane_booking.patient.medirecords_patient_id)
+    assert record.dob.isoformat() == "1980-02-29"
+    # The new email differs from the one the clinic holds: it waits for staff.
+    assert submission.status == SubmissionStatus.NEEDS_ATTENTION
+    assert submission.pending_changes == [{"field": "email", "value": "someone.new@example.com.au"}]
+    assert record.email == "jane.citizen@example.com.au"
+
+    changelist = reverse("admin:forms_intake_formsubmission_changelist")
+    admin_client.post(changelist, {"action": "accept_changes", "_selected_action": [submission.pk]})
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.PROCESSED
+    assert submission.pending_changes == []
+    assert mr_client.patient_get(record.id).email == "someone.new@example.com.au"
+
+
+def test_another_forms_submission_is_rejected_and_recorded_without_answers(post_form, db):
+    body, content_type = full_intake()
+    response = post_form("/forms/triage", body, content_type)
+    assert response.status_code == 422
+    assert "full" in response.json()["reason"]
+    assert not InboundDelivery.objects.exists()
+    submission = FormSubmission.objects.get()
+    assert (submission.status, submission.rejected_count, submission.answers) == (SubmissionStatus.REJECTED, 1, None)
+
+
+def test_a_triage_submission_makes_an_assessment_and_a_document_once(
+    post_form, jane_booking, mr_client, sandbox_practitioner, django_capture_on_commit_callbacks
+):
+    consultant_booking = BookingFactory(
+        patient=jane_booking.patient,
+        practitioner=sandbox_practitioner("consultant", kind="consultant"),
+        starts_at=jane_booking.starts_at + timedelta(days=2),
+    )
+    body, content_type = webhook(
+        TRIAGE_FORM_ID,
+        "7000000000000000002",
+        {
+            "q3_fullName": {"first": "Jane", "last": "Citizen"},
+            "q4_email": "jane.citizen@example.com.au",
+            "q5_mainConcern": "Fatigue",
+            "q6_symptomDuration": "3 months",
+            "q7_sleepQuality": "Poor",
+        },
+    )
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post_form("/forms/triage", body, content_type).status_code == 200
+    from bookings.inbox import delivery_replay
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_replay(delivery_ids=[InboundDelivery.objects.get().pk])
+
+    assessment = TriageAssessment.objects.get()
+    assert assessment.booking == consultant_booking
+    assert "Main concern: Fatigue" in assessment.summary
+    assert "sleepQuality: Poor" in assessment.summary
+    [document] = mr_client.patient_documents(jane_booking.patient.medirecords_patient_id)
+    assert "Triage" in document.subject
+
+
+def test_answers_and_triage_are_shown_only_with_permission(
+    post_form, jane_booking, client, staff_user, admin_client, django_capture_on_commit_callbacks
+):
+    body, content_type = full_intake()
+    with django_capture_on_commit_callbacks(execute=True):
+        post_form("/forms/full", body, content_type)
+    submission = FormSubmission.objects.get()
+    url = reverse("admin:forms_intake_formsubmission_change", args=[submission.pk])
+    staff_user.user_permissions.remove(*Permission.objects.filter(codename__in=["view_answers", "view_triage"]))
+    client.force_login(staff_user)
+    page = client.get(url).content.decode()
+    assert "Citizen" not in page
+    assert client.get(reverse("admin:forms_intake_triageassessment_changelist")).status_code == 403
+    listing = client.get(reverse("admin:forms_intake_formsubmission_changelist")).content.decode()
+    assert "Citizen" not in listing
+    assert "Levothyroxine" in admin_client.get(url).content.decode()
+    assert admin_client.get(reverse("admin:forms_intake_triageassessment_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("form_id", [FULL_FORM_ID])
+def test_the_full_form_definition_is_loaded(db, form_id):
+    from forms_intake.models import FormDefinition
+
+    assert FormDefinition.objects.get(jotform_form_id=form_id).form_type == "full"
+    assert FormDefinition.objects.count() == 3
