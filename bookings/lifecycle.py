@@ -21,7 +21,7 @@ from bookings.graph_processing import graph_event_apply, subscription_calendar, 
 from bookings.inbox import DeliveryIgnored, delivery_store
 from bookings.models import DeliverySource
 from practitioners import subscriptions
-from practitioners.graph import DeltaPage, GraphClient, GraphDeltaExpired
+from practitioners.graph import DeltaPage, GraphClient, GraphDeltaExpired, GraphError
 from practitioners.models import GraphSubscription
 
 logger = logging.getLogger("clinic.graph")
@@ -70,6 +70,9 @@ def calendar_resync(
     cancels a booking only once Graph confirms the event is gone.
     """
     now = now or timezone.now()
+    requested_at = (
+        GraphSubscription.objects.filter(pk=subscription.pk).values_list("resync_requested_at", flat=True).first()
+    )
     page = _delta_read(subscription=subscription, client=client, now=now)
     outcomes: Counter[str] = Counter()
     for event_id in _changed_event_ids(page):
@@ -82,8 +85,36 @@ def calendar_resync(
 
     subscription.delta_link = page.delta_link
     subscription.save(update_fields=["delta_link", "updated_at"])
+    if requested_at is not None:
+        # Cleared only if nobody asked again while this resync ran.
+        GraphSubscription.objects.filter(pk=subscription.pk, resync_requested_at=requested_at).update(
+            resync_requested_at=None
+        )
     logger.info("calendar resynced", extra={"subscription_id": subscription.pk, "outcomes": dict(outcomes)})
     return outcomes
+
+
+def calendar_resyncs_due(*, client: GraphClient, now: datetime | None = None) -> int:
+    """Resync every calendar whose subscription asked for it; returns how many were resynced.
+
+    A subscription that had to be recreated (Graph had dropped it) asks for one, so changes
+    made while nothing was watching still become bookings. A calendar that fails stays asked
+    for and is tried again on the next round.
+    """
+    resynced = 0
+    for subscription in GraphSubscription.objects.select_related("practitioner").filter(
+        resync_requested_at__isnull=False
+    ):
+        try:
+            calendar_resync(subscription=subscription, client=client, now=now)
+        except GraphError as error:
+            logger.warning(
+                "requested calendar resync failed; tried again next round",
+                extra={"subscription_id": subscription.pk, "error": type(error).__name__},
+            )
+            continue
+        resynced += 1
+    return resynced
 
 
 def _changed_event_ids(page: DeltaPage) -> list[str]:

@@ -2,8 +2,8 @@
 
 from celery import Task, shared_task
 
-from bookings import inbox, sync
-from practitioners.clients import medirecords_client
+from bookings import inbox, lifecycle, sync
+from practitioners.clients import graph_client, graph_settings_missing, medirecords_client
 
 
 @shared_task(name="bookings.tasks.delivery_process")
@@ -29,3 +29,10 @@ def booking_sync_task(self: Task[[int], str], booking_id: int) -> str:
 @shared_task(name="bookings.tasks.booking_sync_sweep")
 def booking_sync_sweep_task() -> int:
     return sync.booking_sync_sweep()
+
+
+@shared_task(name="bookings.tasks.calendar_resyncs_due")
+def calendar_resyncs_due_task() -> int:
+    if graph_settings_missing():
+        return 0
+    return lifecycle.calendar_resyncs_due(client=graph_client())

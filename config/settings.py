@@ -291,6 +291,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bookings.tasks.inbox_sweep",
         "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
     },
+    "calendar-resyncs-due": {
+        "task": "bookings.tasks.calendar_resyncs_due",
+        "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
+    },
     "booking-sync-sweep": {
         "task": "bookings.tasks.booking_sync_sweep",
         "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),

@@ -45,6 +45,7 @@ class GraphSubscriptionAdmin(admin.ModelAdmin[GraphSubscription]):
         "is_healthy",
         "renewal_failures",
         "last_error",
+        "resync_requested_at",
     ]
     list_filter = ["is_healthy", "receiver"]
     list_select_related = ["practitioner"]

@@ -95,6 +95,12 @@ class GraphSubscription(models.Model):
     last_error = models.TextField(blank=True)
     is_healthy = models.BooleanField(default=True)
     delta_link = models.TextField(blank=True, help_text="Where the next calendar resync continues from.")
+    resync_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when notifications may have been missed (the subscription had to be recreated); "
+        "the calendar is read again and this is cleared.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

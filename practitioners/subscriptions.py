@@ -188,6 +188,10 @@ def graph_subscription_replace(
     with transaction.atomic():
         subscription.delete()
         replacement = _subscription_store(opened, delta_link=subscription.delta_link)
+        # Whatever changed while no subscription was watching was never notified: ask for a
+        # resync of the calendar (the bookings app does it and clears the mark).
+        replacement.resync_requested_at = now
+        replacement.save(update_fields=["resync_requested_at"])
     try:
         client.subscription_delete(subscription_id=old_graph_id)
     except GraphError as error:

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bookings import inbox
-from bookings.lifecycle import SubscriptionUpkeepFailed, calendar_resync, graph_lifecycle_process
+from bookings.lifecycle import SubscriptionUpkeepFailed, calendar_resync, calendar_resyncs_due, graph_lifecycle_process
 from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery
-from practitioners.graph import DeltaPage, GraphDeltaExpired, GraphNotFound, GraphThrottled
+from practitioners.graph import DeltaPage, GraphDeltaExpired, GraphNotFound, GraphServerError, GraphThrottled
 from practitioners.models import GraphSubscription
 from tests.bookings.conftest import (
     DR_DIA_SUBSCRIPTION,
@@ -320,3 +320,40 @@ class TestResyncReadsEachChangedEvent:
         calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
 
         assert fake_graph.delta_calls[0]["mailbox"] == "nurse.old@clinic.example.com.au"
+
+
+class TestRequestedResyncs:
+    """A subscription Graph had dropped is recreated with a request to read its calendar again."""
+
+    def test_a_requested_resync_makes_the_missed_bookings_and_clears_the_request(
+        self, nurse_subscription, fake_graph, django_capture_on_commit_callbacks
+    ):
+        nurse_subscription.resync_requested_at = NOW
+        nurse_subscription.save()
+        fake_graph.events["AAMkNURSE2="] = nurse_event()
+        fake_graph.delta_pages = [DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK)]
+
+        with django_capture_on_commit_callbacks(execute=True):
+            assert calendar_resyncs_due(client=fake_graph, now=NOW) == 1
+
+        assert Booking.objects.filter(o365_event_id="AAMkNURSE2=").exists()
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.resync_requested_at is None
+        assert nurse_subscription.delta_link == DELTA_LINK
+        # Nothing asked for any more: the next round reads nothing.
+        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+        assert len(fake_graph.delta_calls) == 1
+
+    def test_a_failing_resync_stays_requested(self, nurse_subscription, fake_graph):
+        nurse_subscription.resync_requested_at = NOW
+        nurse_subscription.save()
+        fake_graph.delta_pages = [GraphServerError("GET /users/{mailbox}/calendarView/delta: 503", status=503)]
+
+        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.resync_requested_at == NOW
+
+    def test_subscriptions_not_asking_are_not_read(self, nurse_subscription, fake_graph):
+        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+        assert fake_graph.delta_calls == []

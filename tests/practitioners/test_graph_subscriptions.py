@@ -212,6 +212,8 @@ def test_a_subscription_graph_deleted_is_created_again(graph, graph_http):
     assert replacement.practitioner == subscription.practitioner
     assert replacement.delta_link == subscription.delta_link
     assert replacement.client_state == graph_side.created[0]["clientState"] != subscription.client_state
+    # Changes made while nothing watched the calendar were never notified: it must be read again.
+    assert replacement.resync_requested_at == NOW
 
 
 def test_a_subscription_graph_deleted_stays_failed_when_the_mailbox_was_cleared(graph, graph_http):
