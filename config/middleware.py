@@ -1,10 +1,13 @@
-"""One structured log line per request, replacing the access lines CloudWatch used to keep."""
+"""Request middleware: one structured log line per request, and the practice time zone."""
 
 import logging
 import time
+import zoneinfo
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.utils import timezone
 
 logger = logging.getLogger("clinic.request")
 
@@ -26,5 +29,18 @@ def request_log_middleware(
             },
         )
         return response
+
+    return middleware
+
+
+def practice_time_zone_middleware(
+    get_response: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """Show and read times in the practice's zone: staff think in Sydney time, not UTC."""
+    practice_zone = zoneinfo.ZoneInfo(settings.PRACTICE_TIME_ZONE)
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        with timezone.override(practice_zone):
+            return get_response(request)
 
     return middleware

@@ -6,10 +6,6 @@ from bookings import receivers
 from config.views import health
 from forms_intake import receivers as form_receivers
 
-admin.site.site_header = "Clinic operations"
-admin.site.site_title = "Clinic operations"
-admin.site.index_title = "Staff console"
-
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", health, name="health"),

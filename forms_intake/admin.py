@@ -14,8 +14,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from bookings.admin.access import RowLevelAccessAdmin
 from forms_intake import services
 from forms_intake.models import FormDefinition, FormSubmission, SubmissionStatus, TriageAssessment
+from forms_intake.selectors import submissions_visible_to, triage_visible_to
 from medirecords import MediRecordsError
 from practitioners.clients import medirecords_client
 
@@ -29,12 +31,15 @@ class FormDefinitionAdmin(admin.ModelAdmin[FormDefinition]):
 
 
 @admin.register(FormSubmission)
-class FormSubmissionAdmin(admin.ModelAdmin[FormSubmission]):
+class FormSubmissionAdmin(RowLevelAccessAdmin[FormSubmission]):
     list_display = ["__str__", "form_type", "status", "booking", "patient", "problem_list", "received_at"]
     list_filter = ["status", "form_type"]
     search_fields = ["submission_id"]
     raw_id_fields = ["booking"]
     actions = ["accept_changes", "reject_changes"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FormSubmission]:
+        return submissions_visible_to(user=request.user).select_related("booking", "patient")
 
     def get_fields(self, request: HttpRequest, obj: FormSubmission | None = None) -> list[str]:  # type: ignore[override]
         fields = ["submission_id", "form_type", "status", "booking", "patient", "problem_list", "rejection_reason"]
@@ -100,10 +105,13 @@ class FormSubmissionAdmin(admin.ModelAdmin[FormSubmission]):
 
 
 @admin.register(TriageAssessment)
-class TriageAssessmentAdmin(admin.ModelAdmin[TriageAssessment]):
+class TriageAssessmentAdmin(RowLevelAccessAdmin[TriageAssessment]):
     list_display = ["__str__", "booking", "document_attached_at", "created_at"]
     fields = ["submission", "booking", "summary", "document_attached_at", "created_at"]
     readonly_fields = ["submission", "booking", "summary", "document_attached_at", "created_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TriageAssessment]:
+        return triage_visible_to(user=request.user).select_related("booking")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(TRIAGE_PERMISSION)

@@ -109,6 +109,10 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
 class EncryptedJSONField(models.TextField):  # type: ignore[type-arg]
     """Any JSON value stored encrypted as one Fernet token of its JSON text."""
 
+    # What the model's attribute holds, for the type checker: any JSON value.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def get_prep_value(self, value: Any) -> Any:
         if value is None:
             return None

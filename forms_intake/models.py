@@ -96,7 +96,11 @@ class TriageAssessment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("view_triage", "Can view triage assessments")]
+        # view_triage alone shows the triage of the login's own practitioner's patients.
+        permissions = [
+            ("view_triage", "Can view triage assessments"),
+            ("view_all_triage", "Can view every patient's triage assessments"),
+        ]
 
     def __str__(self) -> str:
         return f"Triage assessment #{self.pk}"

@@ -1,11 +1,15 @@
+from typing import Any
+
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from practitioners import clients, subscriptions
 from practitioners.graph import GraphClient, GraphError
-from practitioners.models import GraphSubscription, Practitioner
+from practitioners.models import GraphSubscription, Practitioner, StaffProfile
 
 SUBSCRIPTION_KEPT = frozenset(
     {subscriptions.RenewOutcome.RENEWED, subscriptions.RenewOutcome.REAUTHORIZED, subscriptions.RenewOutcome.RECREATED}
@@ -119,3 +123,47 @@ class GraphSubscriptionAdmin(admin.ModelAdmin[GraphSubscription]):
             self.message_user(
                 request, f"{failed} subscriptions failed; the last error is on each row.", level=messages.ERROR
             )
+
+
+class StaffProfileInline(admin.StackedInline[StaffProfile, Any]):
+    model = StaffProfile
+    can_delete = False
+    max_num = 1
+    verbose_name_plural = "practitioner"
+    fields = ["practitioner"]
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
+    """Django's user admin, with the practitioner a login belongs to.
+
+    Logins are individual: one per person, never shared. A login that has acted on bookings
+    cannot be deleted (its audit entries point at it); deactivate it instead.
+    """
+
+    inlines = [StaffProfileInline]
+    list_display = ["username", "first_name", "last_name", "is_active", "is_staff", "role_names", "practitioner"]
+    list_filter = ["is_active", "is_staff", "groups"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("staff_profile__practitioner").prefetch_related("groups")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """Logins get their rights from their role; only a superuser hands out more than a role gives."""
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "user_permissions"]
+        return readonly
+
+    @admin.display(description="roles")
+    def role_names(self, user: Any) -> str:
+        return ", ".join(group.name for group in user.groups.all()) or "-"
+
+    @admin.display(description="practitioner")
+    def practitioner(self, user: Any) -> str:
+        profile = getattr(user, "staff_profile", None)
+        return str(profile.practitioner) if profile is not None and profile.practitioner else "-"

@@ -1,5 +1,6 @@
 """Who sees patients, and where each practitioner's calendars live in the other systems."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -115,3 +116,27 @@ class GraphSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"Graph subscription for {self.practitioner}"
+
+
+class StaffProfile(models.Model):
+    """What a staff login is beyond its user: at most one practitioner whose rows it may see.
+
+    A login with the Practitioner or Consultant role sees only its practitioner's bookings
+    and patients; without a practitioner it sees none.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    practitioner = models.ForeignKey(
+        Practitioner,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff_profiles",
+        help_text="The practitioner this login belongs to, if it is a practitioner's own login.",
+    )
+
+    class Meta:
+        verbose_name = "staff profile"
+
+    def __str__(self) -> str:
+        return f"Staff profile of {self.user}"

@@ -5,8 +5,9 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 
-from practitioners.models import GraphSubscription
+from practitioners.models import GraphSubscription, Practitioner, StaffProfile
 
 
 def graph_subscription_get(*, graph_id: str) -> GraphSubscription | None:
@@ -62,3 +63,14 @@ def graph_subscription_credentials_forget() -> None:
     """Drop the cached credentials (after this process creates or replaces subscriptions)."""
     with _credentials_lock:
         _credentials_cache.clear()
+
+
+def staff_practitioner(*, user: User | AnonymousUser) -> Practitioner | None:
+    """The practitioner a staff login belongs to, or None (cached on the user for the request)."""
+    if not isinstance(user, User):
+        return None
+    if not hasattr(user, "_staff_practitioner"):
+        profile = StaffProfile.objects.select_related("practitioner").filter(user=user).first()
+        user._staff_practitioner = profile.practitioner if profile is not None else None  # type: ignore[attr-defined]
+    practitioner: Practitioner | None = user._staff_practitioner  # type: ignore[attr-defined]
+    return practitioner

@@ -59,3 +59,11 @@ def staff_user(django_user_model):
     model_views = Permission.objects.filter(codename__startswith="view_").exclude(codename="view_delivery_body")
     user.user_permissions.set(model_views)
     return user
+
+
+@pytest.fixture
+def staff_actor(staff_user):
+    """The front-desk login acting from the console, as the audit trail records it."""
+    from bookings.audit import AuditActor
+
+    return AuditActor(user=staff_user, ip_address="192.0.2.10")

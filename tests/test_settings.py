@@ -28,6 +28,8 @@ report = {
     "debug": settings.DEBUG,
     "medirecords": settings.MEDIRECORDS_API_URL,
     "email_backend": settings.EMAIL_BACKEND,
+    "two_factor": settings.ADMIN_REQUIRE_TWO_FACTOR,
+    "axes": settings.AXES_ENABLED,
 }
 if connection.vendor == "sqlite":
     with connection.cursor() as cursor:
@@ -66,6 +68,16 @@ def test_with_nothing_set_the_service_runs_embedded(tmp_path):
     assert report["use_tz"] is True
     assert report["medirecords"] == "http://127.0.0.1:8100/v1"
     assert report["email_backend"] == "django.core.mail.backends.console.EmailBackend"
+    # A developer's machine: no second factor to set up, but failed logins still lock.
+    assert (report["two_factor"], report["axes"]) == (False, True)
+
+
+def test_production_requires_two_factor_logins(tmp_path):
+    environment = clean_environment(tmp_path, DJANGO_DEBUG="false", DJANGO_SECRET_KEY=secrets.token_urlsafe(64))
+    result = run_django(REPORT, environment)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (report["debug"], report["two_factor"], report["axes"]) == (False, True, True)
 
 
 def test_database_url_and_redis_url_switch_to_the_distributed_setup(tmp_path):
