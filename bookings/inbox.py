@@ -18,7 +18,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_guid import get_guid, set_guid
 
-from bookings.models import DeliveryStatus, InboundDelivery
+from bookings.audit import AuditActor, audit_record
+from bookings.models import AuditAction, DeliveryStatus, InboundDelivery
 from config.log_redaction import redact_text
 
 logger = logging.getLogger("clinic.inbox")
@@ -213,15 +214,37 @@ def delivery_replay(*, delivery_ids: Iterable[int]) -> int:
 
     Deliveries being processed right now are left to finish.
     """
+    return len(_deliveries_replay(delivery_ids=delivery_ids))
+
+
+def delivery_replay_by_staff(*, delivery_ids: Iterable[int], actor: AuditActor) -> int:
+    """`delivery_replay` asked for by a member of staff: each replay leaves an audit entry."""
+    with transaction.atomic():
+        replayed = _deliveries_replay(delivery_ids=delivery_ids)
+        for delivery in replayed:
+            audit_record(
+                actor=actor,
+                action=AuditAction.DELIVERY_REPLAYED,
+                subject=str(delivery),
+                before={"status": delivery.status, "attempts": delivery.attempts},
+                after={"status": DeliveryStatus.RECEIVED},
+            )
+    return len(replayed)
+
+
+def _deliveries_replay(*, delivery_ids: Iterable[int]) -> list[InboundDelivery]:
     ids = list(delivery_ids)
     with transaction.atomic():
         replayable = list(
-            InboundDelivery.objects.filter(pk__in=ids)
+            InboundDelivery.objects.select_for_update()
+            .filter(pk__in=ids)
             .exclude(status=DeliveryStatus.PROCESSING)
-            .values_list("pk", flat=True)
+            .only("pk", "source", "status", "attempts")
         )
-        InboundDelivery.objects.filter(pk__in=replayable).update(status=DeliveryStatus.RECEIVED, last_error="")
-        for delivery_id in replayable:
-            delivery_enqueue(delivery_id=delivery_id)
+        InboundDelivery.objects.filter(pk__in=[delivery.pk for delivery in replayable]).update(
+            status=DeliveryStatus.RECEIVED, last_error=""
+        )
+        for delivery in replayable:
+            delivery_enqueue(delivery_id=delivery.pk)
     logger.info("deliveries replayed", extra={"requested": len(ids), "replayed": len(replayable)})
-    return len(replayable)
+    return replayable

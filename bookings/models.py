@@ -2,6 +2,8 @@
 
 import secrets
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -174,6 +176,15 @@ class Booking(models.Model):
         editable=False,
         help_text="Carried in the intake form links, so a submission finds its booking.",
     )
+    follows = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name="follows the consultant appointment",
+        help_text="The free initial consultation this appointment follows, when there was one.",
+    )
     patient_candidates = models.JSONField(
         "possible MediRecords patients",
         default=list,
@@ -201,6 +212,8 @@ class Booking(models.Model):
             models.Index(fields=["practitioner", "starts_at"]),
             models.Index(fields=["sync_requested_at"], name="booking_sync_requested_idx"),
         ]
+        # Without it a login sees only the bookings of its own practitioner.
+        permissions = [("view_all_bookings", "Can view every practitioner's bookings and patients")]
 
     def __str__(self) -> str:
         return f"Booking #{self.pk}"
@@ -300,3 +313,66 @@ class InboundDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} delivery #{self.pk}"
+
+
+class AuditAction(models.TextChoices):
+    PHONE_BOOKING_CREATED = "phone_booking_created", "Phone booking created"
+    BOOKING_CHANGED = "booking_changed", "Booking changed"
+    BOOKING_MOVED = "booking_moved", "Booking moved"
+    BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
+    SYNC_RETRIED = "sync_retried", "Sync to MediRecords retried"
+    PATIENT_LINKED = "patient_linked", "Linked to a MediRecords patient"
+    PATIENT_CREATE_NEW = "patient_create_new", "New MediRecords patient chosen"
+    DELIVERY_REPLAYED = "delivery_replayed", "Delivery replayed"
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    """Entries are only ever added: bulk changes and deletes are refused like single ones."""
+
+    def update(self, **kwargs: object) -> int:
+        raise PermissionDenied("Audit entries cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionDenied("Audit entries cannot be deleted.")
+
+
+class AuditEntry(models.Model):
+    """What a member of staff did to a booking or a delivery: append-only.
+
+    The application never changes or deletes a row (the model and its queryset refuse, and
+    on PostgreSQL a trigger refuses UPDATE and DELETE whoever asks). A login that has acted
+    cannot be deleted either; deactivate it instead.
+    """
+
+    occurred_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_entries")
+    actor_username = models.CharField("login", max_length=150, help_text="The login's name when it acted.")
+    ip_address = models.GenericIPAddressField("from address", null=True, blank=True)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries")
+    subject = models.CharField(max_length=100, help_text="What was acted on, e.g. Booking #12.")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "audit entries"
+        ordering = ["-occurred_at", "-pk"]
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["booking", "occurred_at"]),
+            models.Index(fields=["action", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.subject}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise PermissionDenied("Audit entries cannot be changed.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionDenied("Audit entries cannot be deleted.")

@@ -1,13 +1,15 @@
 """Staff decisions on a booking's sync: try again, or say who its MediRecords patient is.
 
-Each decision ends by requesting a sync, so the booking carries on from where it stopped.
+Each decision ends by requesting a sync, so the booking carries on from where it stopped,
+and leaves an entry in the audit trail, in the same transaction.
 """
 
 from collections.abc import Iterable
 
 from django.db import transaction
 
-from bookings.models import Booking, Patient, SyncOperation, SyncState
+from bookings.audit import AuditActor, audit_record
+from bookings.models import AuditAction, Booking, Patient, SyncOperation, SyncState
 from bookings.sync import booking_sync_request
 from bookings.sync_attempts import attempt_recorded
 from medirecords import MediRecordsClient, NotFound
@@ -19,14 +21,22 @@ class PatientNotInMediRecords(ValueError):  # noqa: N818
     """The MediRecords patient id given does not exist there."""
 
 
-def booking_sync_retry(*, booking_ids: Iterable[int]) -> int:
+def booking_sync_retry(*, booking_ids: Iterable[int], actor: AuditActor) -> int:
     """Start the sync of these bookings afresh (those not in MediRecords yet); returns how many."""
     with transaction.atomic():
-        retried = list(
-            Booking.objects.filter(pk__in=list(booking_ids), sync_state__in=RETRYABLE_STATES).values_list(
-                "pk", flat=True
-            )
+        retryable = list(
+            Booking.objects.filter(pk__in=list(booking_ids), sync_state__in=RETRYABLE_STATES).only("pk", "sync_state")
         )
+        retried = [booking.pk for booking in retryable]
+        for booking in retryable:
+            audit_record(
+                actor=actor,
+                action=AuditAction.SYNC_RETRIED,
+                subject=str(booking),
+                booking=booking,
+                before={"sync_state": booking.sync_state},
+                after={"sync_state": SyncState.PENDING},
+            )
         Booking.objects.filter(pk__in=retried).update(
             sync_state=SyncState.PENDING,
             sync_error="",
@@ -39,7 +49,9 @@ def booking_sync_retry(*, booking_ids: Iterable[int]) -> int:
     return len(retried)
 
 
-def booking_patient_link(*, booking_id: int, medirecords_patient_id: str, client: MediRecordsClient) -> Booking:
+def booking_patient_link(
+    *, booking_id: int, medirecords_patient_id: str, client: MediRecordsClient, actor: AuditActor
+) -> Booking:
     """Make the booking's patient the MediRecords patient staff chose, then sync the booking.
 
     The id is checked with MediRecords first (`PatientNotInMediRecords` when it has no such
@@ -54,6 +66,10 @@ def booking_patient_link(*, booking_id: int, medirecords_patient_id: str, client
 
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
+        before = {
+            "patient": f"Patient #{booking.patient_id}" if booking.patient_id else None,
+            "medirecords_patient_id": booking.patient.medirecords_patient_id if booking.patient else "",
+        }
         holder = Patient.objects.filter(medirecords_patient_id=medirecords_patient_id).first()
         if holder is not None:
             booking.patient = holder
@@ -65,12 +81,20 @@ def booking_patient_link(*, booking_id: int, medirecords_patient_id: str, client
             raise ValueError("the booking has no patient to link")
         booking.patient_candidates = []
         booking.save(update_fields=["patient", "patient_candidates", "updated_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.PATIENT_LINKED,
+            subject=str(booking),
+            booking=booking,
+            before=before,
+            after={"patient": f"Patient #{booking.patient_id}", "medirecords_patient_id": medirecords_patient_id},
+        )
         booking_sync_request(booking_id=booking.pk)
     booking.refresh_from_db()
     return booking
 
 
-def booking_patient_create_new(*, booking_id: int) -> Booking:
+def booking_patient_create_new(*, booking_id: int, actor: AuditActor) -> Booking:
     """Staff say the booking's patient is none of the candidates: create them, and don't ask again."""
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
@@ -78,6 +102,13 @@ def booking_patient_create_new(*, booking_id: int) -> Booking:
             raise ValueError("the booking has no patient to create")
         Patient.objects.filter(pk=booking.patient.pk).update(medirecords_create_new=True)
         Booking.objects.filter(pk=booking.pk).update(patient_candidates=[])
+        audit_record(
+            actor=actor,
+            action=AuditAction.PATIENT_CREATE_NEW,
+            subject=str(booking),
+            booking=booking,
+            after={"patient": f"Patient #{booking.patient_id}", "medirecords_create_new": True},
+        )
         booking_sync_request(booking_id=booking.pk)
     booking.refresh_from_db()
     return booking

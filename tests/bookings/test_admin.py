@@ -32,10 +32,17 @@ def test_the_index_and_every_project_page_load_for_a_superuser(admin_client, one
         assert admin_client.get(admin_url(model, "change", instance.pk)).status_code == 200, model
 
 
-@pytest.mark.parametrize("model_name", ["practitioner", "patient", "booking"])
+@pytest.mark.parametrize("model_name", ["practitioner", "patient"])
 def test_add_pages_load(admin_client, model_name):
     model = next(model for model in project_models() if model._meta.model_name == model_name)
     assert admin_client.get(admin_url(model, "add")).status_code == 200
+
+
+def test_adding_a_booking_is_done_on_the_phone_booking_page(admin_client):
+    response = admin_client.get(reverse("admin:bookings_booking_add"))
+    assert response.status_code == 302
+    assert response.url == reverse("admin:bookings_booking_phone")
+    assert admin_client.get(response.url).status_code == 200
 
 
 def test_a_staff_user_with_view_permissions_can_read_every_page(client, staff_user, one_of_each):

@@ -119,7 +119,7 @@ def test_failures_past_the_retry_horizon_need_attention(sandbox, mr_client, dr_d
 
 
 def test_a_refused_appointment_needs_attention_until_fixed_and_retried(
-    sandbox, mr_client, sandbox_practitioner, django_capture_on_commit_callbacks
+    sandbox, mr_client, sandbox_practitioner, django_capture_on_commit_callbacks, staff_actor
 ):
     doctor = sandbox_practitioner("doctor-2", medirecords_provider_id="10000000-0000-4000-8000-999999999999")
     booking = booking_at(doctor, sydney(2026, 12, 8), patient=new_person())
@@ -138,7 +138,7 @@ def test_a_refused_appointment_needs_attention_until_fixed_and_retried(
     doctor.medirecords_provider_id = SANDBOX_PRACTITIONERS["doctor-2"]["provider_id"]
     doctor.save()
     with django_capture_on_commit_callbacks(execute=True):
-        assert booking_sync_retry(booking_ids=[booking.pk]) == 1
+        assert booking_sync_retry(booking_ids=[booking.pk], actor=staff_actor) == 1
 
     booking.refresh_from_db()
     assert booking.sync_state == SyncState.SYNCED
@@ -147,6 +147,12 @@ def test_a_refused_appointment_needs_attention_until_fixed_and_retried(
     assert booking.medirecords_appointment_id == appointment["id"]
     # The refused create was looked for before creating again, and only one exists.
     assert len(requests_of(sandbox, "POST", "/v1/practices")) == 2
+    [entry] = booking.audit_entries.all()
+    assert (entry.action, entry.before, entry.after) == (
+        "sync_retried",
+        {"sync_state": "needs_attention"},
+        {"sync_state": "pending"},
+    )
 
 
 def test_sync_attempts_and_errors_hold_no_patient_data(sandbox, mr_client, dr_dia):

@@ -151,7 +151,7 @@ def test_several_candidates_wait_for_staff_with_the_candidates_stored(sandbox, m
 
 
 def test_staff_linking_a_candidate_lets_the_sync_carry_on(
-    sandbox, mr_client, dr_dia, django_capture_on_commit_callbacks
+    sandbox, mr_client, dr_dia, django_capture_on_commit_callbacks, staff_actor
 ):
     from bookings.sync_review import booking_patient_link
 
@@ -161,7 +161,9 @@ def test_staff_linking_a_candidate_lets_the_sync_carry_on(
     sync.booking_sync(booking_id=booking.pk, client=mr_client)
 
     with django_capture_on_commit_callbacks(execute=True):
-        booking_patient_link(booking_id=booking.pk, medirecords_patient_id=chosen.id, client=mr_client)
+        booking_patient_link(
+            booking_id=booking.pk, medirecords_patient_id=chosen.id, client=mr_client, actor=staff_actor
+        )
 
     booking.refresh_from_db()
     assert booking.sync_state == SyncState.SYNCED
@@ -170,10 +172,13 @@ def test_staff_linking_a_candidate_lets_the_sync_carry_on(
     [appointment] = sandbox.store.appointments()
     assert appointment["patientId"] == chosen.id
     assert len(sandbox.store.patients()) == 2
+    [entry] = booking.audit_entries.all()
+    assert (entry.action, entry.actor_username, entry.ip_address) == ("patient_linked", "frontdesk", "192.0.2.10")
+    assert entry.after == {"patient": f"Patient #{booking.patient_id}", "medirecords_patient_id": chosen.id}
 
 
 def test_staff_choosing_a_new_patient_creates_one_without_asking_again(
-    sandbox, mr_client, dr_dia, django_capture_on_commit_callbacks
+    sandbox, mr_client, dr_dia, django_capture_on_commit_callbacks, staff_actor
 ):
     from bookings.sync_review import booking_patient_create_new
 
@@ -184,7 +189,7 @@ def test_staff_choosing_a_new_patient_creates_one_without_asking_again(
     sync.booking_sync(booking_id=booking.pk, client=mr_client)
 
     with django_capture_on_commit_callbacks(execute=True):
-        booking_patient_create_new(booking_id=booking.pk)
+        booking_patient_create_new(booking_id=booking.pk, actor=staff_actor)
 
     booking.refresh_from_db()
     patient.refresh_from_db()
@@ -192,6 +197,7 @@ def test_staff_choosing_a_new_patient_creates_one_without_asking_again(
     assert patient.medirecords_create_new is True
     assert len(sandbox.store.patients()) == 3
     assert sandbox.store.appointments()[0]["patientId"] == patient.medirecords_patient_id
+    assert [entry.action for entry in booking.audit_entries.all()] == ["patient_create_new"]
 
 
 def test_a_patient_create_whose_answer_was_lost_is_found_not_repeated(sandbox, mr_client, dr_dia):

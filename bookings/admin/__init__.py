@@ -1,0 +1,5 @@
+"""The staff console's pages for bookings; importing the package registers them."""
+
+from bookings.admin import booking, evidence, patients
+
+__all__ = ["booking", "evidence", "patients"]
