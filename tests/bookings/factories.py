@@ -47,3 +47,11 @@ class InboundDeliveryFactory(factory.django.DjangoModelFactory[InboundDelivery])
     delivery_key = factory.Sequence(lambda n: f"evt_{n:024d}")
     body = b'{"id": "evt_test"}'
     headers = factory.LazyFunction(lambda: {"Content-Type": "application/json"})
+
+
+class PhoneBookingFactory(BookingFactory):
+    """A booking staff made by phone: no calendar event behind it, paid at the clinic."""
+
+    kind = BookingKind.PHONE
+    payment_status = PaymentStatus.PAY_AT_CLINIC
+    o365_event_id = factory.Sequence(lambda n: "")

@@ -1,3 +1,5 @@
+"""Bookings: the list staff work from, changes (audited), retries and patient links."""
+
 from typing import Any, cast
 
 from django import forms
@@ -11,45 +13,43 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from bookings import inbox, sync_review
-from bookings.models import SOURCES_WITHOUT_HEALTH_DATA, Booking, InboundDelivery, Patient, SyncAttempt, SyncState
+from bookings import sync_review
+from bookings.admin.access import changed_fields_save
+from bookings.admin.phone_views import PhoneBookingViews
+from bookings.audit import AUDITED_BOOKING_FIELDS, AuditActor, audit_record, booking_snapshot, snapshot_changes
+from bookings.models import (
+    AuditAction,
+    Booking,
+    BookingKind,
+    SyncAttempt,
+    SyncState,
+)
+from bookings.selectors import bookings_visible_to
 from bookings.sync import booking_sync_request
 from medirecords import MediRecordsError
 from practitioners.clients import medirecords_client
 
 # Booking fields whose change the booking's MediRecords appointment has to follow.
 FIELDS_MEDIRECORDS_HOLDS = frozenset({"practitioner", "patient", "starts_at", "ends_at", "status", "reason"})
+# A phone booking's slot: changed only by moving or cancelling it.
+PHONE_BOOKING_SLOT_FIELDS = ("practitioner", "kind", "starts_at", "ends_at", "status")
 
 
-def changed_fields_save(instance: models.Model, form: forms.ModelForm[Any]) -> list[str]:
-    """Save only the fields the form changed; returns them.
+def booking_changes(
+    stored: Booking, changed_to: Booking, *, changed: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a change form changed, before and after, for the audit trail: the audited
+    snapshot's keys, and any other field changed by name and stored value."""
+    others = [name for name in changed if name not in AUDITED_BOOKING_FIELDS]
 
-    A sync writes ids and state to the same rows while staff have the page open: saving the
-    whole row as it was read would put back what the sync has since written.
-    """
-    concrete = {field.name for field in instance._meta.concrete_fields}
-    changed = [name for name in form.changed_data if name in concrete]
-    if changed:
-        instance.save(update_fields=[*changed, "updated_at"])
-    return changed
+    def values(booking: Booking) -> dict[str, Any]:
+        fields = {name: booking._meta.get_field(name) for name in others}
+        return booking_snapshot(booking) | {
+            name: field.value_to_string(booking)  # type: ignore[union-attr]
+            for name, field in fields.items()
+        }
 
-
-@admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin[Patient]):
-    list_display = ["__str__", "last_name", "first_name", "date_of_birth", "medirecords_patient_id", "has_placeholders"]
-    search_fields = ["last_name", "first_name", "email", "mobile", "medirecords_patient_id"]
-
-    readonly_fields = ["created_at", "updated_at", "medirecords_create_attempted_at", "sync_lease_until"]
-
-    def save_model(self, request: HttpRequest, obj: Patient, form: forms.ModelForm[Patient], change: bool) -> None:
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
-        changed_fields_save(obj, form)
-
-    @admin.display(boolean=True, description="Placeholders in MediRecords")
-    def has_placeholders(self, patient: Patient) -> bool:
-        return bool(patient.placeholder_fields)
+    return snapshot_changes(values(stored), values(changed_to))
 
 
 class SyncAttemptInline(admin.TabularInline[SyncAttempt, Booking]):
@@ -100,12 +100,12 @@ class PatientLinkForm(forms.Form):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin[Booking]):
+class BookingAdmin(PhoneBookingViews):
     # Every URL we keep (Calendly, Stripe) is https; a bare host typed in means https too.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["__str__", "practitioner", "starts_at", "kind", "status", "payment_status", "sync_state"]
     list_filter = ["practitioner", "kind", "status", "payment_status", "sync_state"]
-    list_select_related = ["practitioner", "patient"]
+    list_select_related = ["practitioner"]
     search_fields = ["patient__last_name", "patient__first_name", "o365_event_id", "calendly_invitee_uri"]
     date_hierarchy = "starts_at"
     raw_id_fields = ["patient"]
@@ -142,23 +142,76 @@ class BookingAdmin(admin.ModelAdmin[Booking]):
     ]
     exclude = ["patient_candidates"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
+        return bookings_visible_to(user=request.user)
+
+    def get_fields(self, request: HttpRequest, obj: Booking | None = None) -> list[Any]:
+        """A phone booking's slot, read-only, is shown first rather than after every other field."""
+        fields = list(super().get_fields(request, obj))
+        if obj is None or obj.kind != BookingKind.PHONE:
+            return fields
+        return [*PHONE_BOOKING_SLOT_FIELDS, *(name for name in fields if name not in PHONE_BOOKING_SLOT_FIELDS)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Booking | None = None) -> list[str]:
+        """A phone booking's slot changes only through Move and Cancel, which ask for a reason
+        and keep the slot free of clashes; its kind stays, or the slot would be editable again."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.kind == BookingKind.PHONE:
+            fields += [name for name in PHONE_BOOKING_SLOT_FIELDS if name not in fields]
+        return fields
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Staff make bookings on the phone booking page, whose checks (clashes, daylight
+        saving, the patient) and audit entry a bare form would skip."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:bookings_booking_phone"))
+
     def save_model(self, request: HttpRequest, obj: Booking, form: forms.ModelForm[Booking], change: bool) -> None:
-        """A staff change that MediRecords should hear about is synced, like any other change."""
+        """A staff change that MediRecords should hear about is synced, like any other change;
+        every change is audited (the admin saves inside one transaction)."""
         if not change:
-            super().save_model(request, obj, form, change)
-            booking_sync_request(booking_id=obj.pk)
-            return
+            raise PermissionDenied("bookings are made on the phone booking page")
+        stored = Booking.objects.select_related("practitioner").get(pk=obj.pk)
         changed = changed_fields_save(obj, form)
+        if not changed:
+            return
+        before, after = booking_changes(stored, obj, changed=changed)
+        if after:
+            audit_record(
+                actor=AuditActor.from_request(request),
+                action=AuditAction.BOOKING_CHANGED,
+                subject=str(obj),
+                booking=obj,
+                before=before,
+                after=after,
+            )
         if set(changed) & FIELDS_MEDIRECORDS_HOLDS:
             booking_sync_request(booking_id=obj.pk)
 
     def get_urls(self) -> list[URLPattern]:
-        link = path(
-            "<path:object_id>/link-patient/",
-            self.admin_site.admin_view(self.link_patient_view),
-            name="bookings_booking_link_patient",
-        )
-        return [link, *super().get_urls()]
+        own = [
+            # Before the model's own URLs, whose `<object_id>/` would otherwise take "phone".
+            path("phone/", self.admin_site.admin_view(self.phone_booking_view), name="bookings_booking_phone"),
+            path(
+                "<path:object_id>/link-patient/",
+                self.admin_site.admin_view(self.link_patient_view),
+                name="bookings_booking_link_patient",
+            ),
+            path(
+                "<path:object_id>/move/",
+                self.admin_site.admin_view(self.phone_booking_move_view),
+                name="bookings_booking_move",
+            ),
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.phone_booking_cancel_view),
+                name="bookings_booking_cancel",
+            ),
+        ]
+        return [*own, *super().get_urls()]
 
     @admin.display(description="Possible MediRecords patients")
     def patient_candidates_list(self, booking: Booking) -> str:
@@ -182,7 +235,9 @@ class BookingAdmin(admin.ModelAdmin[Booking]):
 
     @admin.action(description="Retry the sync to MediRecords", permissions=["change"])
     def retry_sync(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
-        retried = sync_review.booking_sync_retry(booking_ids=queryset.values_list("pk", flat=True))
+        retried = sync_review.booking_sync_retry(
+            booking_ids=queryset.values_list("pk", flat=True), actor=AuditActor.from_request(request)
+        )
         self.message_user(request, f"{retried} bookings queued to sync again.", messages.SUCCESS)
         skipped = queryset.count() - retried
         if skipped:
@@ -198,14 +253,14 @@ class BookingAdmin(admin.ModelAdmin[Booking]):
 
     def link_patient_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Staff choose the booking's MediRecords patient, or have a new one created."""
-        booking = get_object_or_404(Booking.objects.select_related("patient"), pk=object_id)
+        booking = get_object_or_404(self.get_queryset(request).select_related("patient"), pk=object_id)
         if not self.has_change_permission(request, booking):
             raise PermissionDenied
         change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
         form = PatientLinkForm(request.POST or None, candidates=list(booking.patient_candidates))
         if request.method == "POST":
             if "create_new" in request.POST:
-                sync_review.booking_patient_create_new(booking_id=booking.pk)
+                sync_review.booking_patient_create_new(booking_id=booking.pk, actor=AuditActor.from_request(request))
                 self.message_user(request, "A new MediRecords patient will be created.", messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
             if form.is_valid():
@@ -214,6 +269,7 @@ class BookingAdmin(admin.ModelAdmin[Booking]):
                         booking_id=booking.pk,
                         medirecords_patient_id=form.cleaned_data["chosen"],
                         client=medirecords_client(),
+                        actor=AuditActor.from_request(request),
                     )
                 except sync_review.PatientNotInMediRecords as missing:
                     form.add_error("medirecords_patient_id", str(missing))
@@ -232,80 +288,3 @@ class BookingAdmin(admin.ModelAdmin[Booking]):
             "needs_review": booking.sync_state == SyncState.NEEDS_REVIEW,
         }
         return TemplateResponse(request, "admin/bookings/booking/link_patient.html", context)
-
-
-@admin.register(SyncAttempt)
-class SyncAttemptAdmin(admin.ModelAdmin[SyncAttempt]):
-    """Every call made to MediRecords for a booking: read-only evidence, no patient data."""
-
-    list_display = ["__str__", "started_at", "operation", "outcome", "http_status", "duration_ms"]
-    list_filter = ["operation", "outcome", "http_status"]
-    list_select_related = ["booking"]
-    date_hierarchy = "started_at"
-    fields = ["booking", "operation", "started_at", "duration_ms", "outcome", "http_status", "error"]
-    readonly_fields = ["booking", "operation", "started_at", "duration_ms", "outcome", "http_status", "error"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(InboundDelivery)
-class InboundDeliveryAdmin(admin.ModelAdmin[InboundDelivery]):
-    """Deliveries are evidence of what was received: read-only, never deleted, replayable."""
-
-    # No body in the list: several sources carry names, contact details and answers.
-    list_display = ["__str__", "source", "status", "attempts", "received_at", "processed_at"]
-    list_filter = ["source", "status"]
-    search_fields = ["delivery_key", "correlation_id"]
-    date_hierarchy = "received_at"
-    actions = ["replay"]
-
-    def get_fields(self, request: HttpRequest, obj: InboundDelivery | None = None) -> tuple[str, ...]:
-        fields: tuple[str, ...] = (
-            "source",
-            "delivery_key",
-            "status",
-            "attempts",
-            "last_error",
-            "received_at",
-            "claimed_at",
-            "processed_at",
-            "correlation_id",
-            "headers",
-        )
-        if obj is not None and self._may_view_body(request, obj):
-            fields += ("body_text",)
-        return fields
-
-    def get_readonly_fields(self, request: HttpRequest, obj: InboundDelivery | None = None) -> tuple[str, ...]:
-        return self.get_fields(request, obj)
-
-    @admin.display(description="Body")
-    def body_text(self, delivery: InboundDelivery) -> str:
-        return bytes(delivery.body).decode("utf-8", errors="replace")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.action(description="Process the selected deliveries again", permissions=["change"])
-    def replay(self, request: HttpRequest, queryset: QuerySet[InboundDelivery]) -> None:
-        replayed = inbox.delivery_replay(delivery_ids=queryset.values_list("pk", flat=True))
-        skipped = queryset.count() - replayed
-        self.message_user(request, f"{replayed} deliveries queued to be processed again.", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request, f"{skipped} are being processed right now and were left alone.", messages.WARNING
-            )
-
-    @staticmethod
-    def _may_view_body(request: HttpRequest, delivery: InboundDelivery) -> bool:
-        return delivery.source in SOURCES_WITHOUT_HEALTH_DATA or request.user.has_perm("bookings.view_delivery_body")
