@@ -1,0 +1,278 @@
+"""The day at a glance on the console's index: today's and tomorrow's bookings, and what needs a person.
+
+The index is the page staff open most, so it shows the least health data that does the job
+(booking numbers, times, kinds and sync states; no patients) and costs a fixed number of
+queries however many rows there are.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Case, Count, F, Model, Q, QuerySet, Value, When, Window
+from django.db.models.expressions import BaseExpression
+from django.db.models.functions import RowNumber
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery, SyncState
+from bookings.selectors import bookings_visible_to
+from forms_intake.models import FormSubmission, SubmissionStatus
+from forms_intake.selectors import submissions_visible_to
+from practitioners.models import GraphSubscription
+
+# A practitioner's day is far shorter than this; a longer list is a sign of something odd,
+# and the rest is one click away on the changelist.
+ROWS_PER_PRACTITIONER_DAY = 50
+
+DAY_KEYS = ("today", "tomorrow")
+
+
+@dataclass(frozen=True)
+class GlanceBooking:
+    label: str
+    time_range: str
+    kind: str
+    sync_state: str
+    sync_state_label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PractitionerDay:
+    slug: str
+    name: str
+    count: int
+    bookings: tuple[GlanceBooking, ...]
+    more: int
+    more_url: str
+
+
+@dataclass(frozen=True)
+class GlanceDay:
+    key: str
+    label: str
+    date: date
+    practitioners: tuple[PractitionerDay, ...]
+
+
+@dataclass(frozen=True)
+class GlanceCount:
+    element_id: str
+    label: str
+    count: int
+    url: str
+
+
+@dataclass(frozen=True)
+class GlanceBlock:
+    key: str
+    title: str
+    counts: tuple[GlanceCount, ...]
+
+
+@dataclass(frozen=True)
+class DayAtAGlance:
+    time_zone: str
+    days: tuple[GlanceDay, ...]
+    blocks: tuple[GlanceBlock, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.days and not self.blocks
+
+
+def day_at_a_glance(*, user: User | AnonymousUser, now: datetime | None = None) -> DayAtAGlance:
+    """What the login may see of the practice's today and tomorrow, and of the work waiting for staff."""
+    zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+    today = timezone.localdate(now or timezone.now(), zone)
+    days = bookings_by_day(user=user, first_day=today, zone=zone) if _may_view(user, Booking) else ()
+    return DayAtAGlance(time_zone=settings.PRACTICE_TIME_ZONE, days=days, blocks=needs_a_person(user=user))
+
+
+def bookings_by_day(*, user: User | AnonymousUser, first_day: date, zone: ZoneInfo) -> tuple[GlanceDay, ...]:
+    """The booked (not cancelled) bookings of `first_day` and the day after, per practitioner.
+
+    One query: each practitioner's day is cut at ROWS_PER_PRACTITIONER_DAY in the database,
+    and its full count comes along in the same rows.
+    """
+    starts = [_midnight(first_day + timedelta(days=offset), zone) for offset in range(len(DAY_KEYS) + 1)]
+    rows = _bookings_for_days(user=user, starts=starts)
+    grouped: list[dict[int, list[Booking]]] = [{} for _ in DAY_KEYS]
+    for booking in rows:
+        grouped[booking.day_index].setdefault(booking.practitioner_id, []).append(booking)  # type: ignore[attr-defined]
+    return tuple(
+        GlanceDay(
+            key=key,
+            label=key.capitalize(),
+            date=first_day + timedelta(days=index),
+            practitioners=tuple(
+                _practitioner_day(bookings, day_start=starts[index], day_end=starts[index + 1], zone=zone)
+                for bookings in grouped[index].values()
+            ),
+        )
+        for index, key in enumerate(DAY_KEYS)
+    )
+
+
+def needs_a_person(*, user: User | AnonymousUser) -> tuple[GlanceBlock, ...]:
+    """Counts of rows waiting for staff, one query per model, for the models the login may view."""
+    blocks: list[GlanceBlock] = []
+    if _may_view(user, Booking):
+        blocks.append(
+            _count_block(
+                key="bookings",
+                title="Bookings",
+                queryset=bookings_visible_to(user=user),
+                counted=(
+                    _Counted("glance-needs-review", "Needing review", "sync_state", SyncState.NEEDS_REVIEW),
+                    _Counted("glance-needs-attention", "Needing attention", "sync_state", SyncState.NEEDS_ATTENTION),
+                ),
+            )
+        )
+    if _may_view(user, FormSubmission):
+        blocks.append(
+            _count_block(
+                key="submissions",
+                title="Form submissions",
+                queryset=submissions_visible_to(user=user),
+                counted=(
+                    _Counted(
+                        "glance-submissions-needs-attention",
+                        "Needing attention",
+                        "status",
+                        SubmissionStatus.NEEDS_ATTENTION,
+                    ),
+                    _Counted("glance-submissions-unmatched", "Unmatched", "status", SubmissionStatus.UNMATCHED),
+                ),
+            )
+        )
+    if _may_view(user, GraphSubscription):
+        blocks.append(
+            _count_block(
+                key="subscriptions",
+                title="Calendar subscriptions",
+                queryset=GraphSubscription.objects.all(),
+                counted=(_Counted("glance-subscriptions-unhealthy", "Unhealthy", "is_healthy", False),),
+            )
+        )
+    if _may_view(user, InboundDelivery):
+        blocks.append(
+            _count_block(
+                key="inbox",
+                title="Inbox",
+                queryset=InboundDelivery.objects.all(),
+                counted=(
+                    _Counted("glance-deliveries-failed", "Failed", "status", DeliveryStatus.FAILED),
+                    _Counted("glance-deliveries-waiting", "Waiting", "status", DeliveryStatus.RECEIVED),
+                ),
+            )
+        )
+    return tuple(blocks)
+
+
+def _bookings_for_days(*, user: User | AnonymousUser, starts: list[datetime]) -> list[Booking]:
+    day_index = Case(
+        *(When(starts_at__lt=start, then=Value(index)) for index, start in enumerate(starts[1:-1])),
+        default=Value(len(starts) - 2),
+    )
+    practitioner_day: list[BaseExpression | F] = [F("practitioner_id"), day_index]
+    return list(
+        bookings_visible_to(user=user)
+        .filter(status=BookingStatus.BOOKED, starts_at__gte=starts[0], starts_at__lt=starts[-1])
+        .select_related("practitioner")
+        # Only what the page shows: a booking's reason for the visit is health data.
+        .only("pk", "kind", "starts_at", "ends_at", "sync_state", "practitioner__slug", "practitioner__display_name")
+        .annotate(
+            day_index=day_index,
+            position=Window(RowNumber(), partition_by=practitioner_day, order_by=[F("starts_at"), F("pk")]),
+            day_count=Window(Count("pk"), partition_by=practitioner_day),
+        )
+        .filter(position__lte=ROWS_PER_PRACTITIONER_DAY)
+        .order_by("practitioner__display_order", "practitioner__display_name", "practitioner_id", "starts_at", "pk")
+    )
+
+
+def _practitioner_day(
+    bookings: list[Booking], *, day_start: datetime, day_end: datetime, zone: ZoneInfo
+) -> PractitionerDay:
+    practitioner = bookings[0].practitioner
+    count: int = bookings[0].day_count  # type: ignore[attr-defined]
+    more_url = _changelist_url(
+        "admin:bookings_booking_changelist",
+        practitioner__id__exact=str(practitioner.pk),
+        status__exact=BookingStatus.BOOKED,
+        starts_at__gte=day_start.astimezone(UTC).isoformat(),
+        starts_at__lt=day_end.astimezone(UTC).isoformat(),
+    )
+    return PractitionerDay(
+        slug=practitioner.slug,
+        name=practitioner.display_name,
+        count=count,
+        bookings=tuple(_glance_booking(booking, zone=zone) for booking in bookings),
+        more=count - len(bookings),
+        more_url=more_url,
+    )
+
+
+def _glance_booking(booking: Booking, *, zone: ZoneInfo) -> GlanceBooking:
+    starts, ends = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+    return GlanceBooking(
+        label=str(booking),
+        time_range=f"{starts:%H:%M}\N{EN DASH}{ends:%H:%M}",
+        kind=booking.get_kind_display(),
+        sync_state=booking.sync_state,
+        sync_state_label=booking.get_sync_state_display(),
+        url=reverse("admin:bookings_booking_change", args=[booking.pk]),
+    )
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """One count of a block: its element id and label, and the field value it counts."""
+
+    element_id: str
+    label: str
+    field: str
+    value: str | bool
+
+
+def _count_block(*, key: str, title: str, queryset: QuerySet[Model], counted: tuple[_Counted, ...]) -> GlanceBlock:
+    opts = queryset.model._meta
+    totals = queryset.aggregate(
+        **{f"count_{index}": Count("pk", filter=Q(**{item.field: item.value})) for index, item in enumerate(counted)}
+    )
+    return GlanceBlock(
+        key=key,
+        title=title,
+        counts=tuple(
+            GlanceCount(
+                element_id=item.element_id,
+                label=item.label,
+                count=totals[f"count_{index}"],
+                url=_changelist_url(
+                    f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                    # The admin's boolean filter spells its values 0 and 1.
+                    **{f"{item.field}__exact": str(int(item.value)) if isinstance(item.value, bool) else item.value},
+                ),
+            )
+            for index, item in enumerate(counted)
+        ),
+    )
+
+
+def _changelist_url(name: str, **query: str) -> str:
+    return f"{reverse(name)}?{urlencode(query)}"
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+def _may_view(user: User | AnonymousUser, model: type[Model]) -> bool:
+    """As the admin decides it: viewing or changing a model lets a login see its rows."""
+    opts = model._meta
+    return any(user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}") for action in ("view", "change"))
