@@ -725,6 +725,11 @@ def test_slot_taken_names_the_winner(nurse, desk_actor, sync_requests):
 
 # --- PostgreSQL: the race, and the constraint behind it -----------------------------------
 
+requires_slot_constraint = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (DATABASE_URL): the exclusion constraint on phone bookings exists only there",
+)
+
 
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
@@ -766,7 +771,7 @@ def test_two_receptionists_booking_one_slot_at_once_get_one_booking(nurse, front
     assert AuditEntry.objects.filter(action=AuditAction.PHONE_BOOKING_CREATED).count() == 1
 
 
-@requires_postgresql
+@requires_slot_constraint
 def test_the_database_itself_refuses_overlapping_phone_bookings(nurse):
     PhoneBookingFactory(practitioner=nurse, starts_at=sydney(2026, 12, 1, 14), ends_at=sydney(2026, 12, 1, 14, 30))
     # A calendar booking may overlap (Office 365 holds what it holds), and so may a cancelled one.
@@ -784,7 +789,7 @@ def test_the_database_itself_refuses_overlapping_phone_bookings(nurse):
         )
 
 
-@requires_postgresql
+@requires_slot_constraint
 def test_the_constraint_s_refusal_becomes_slot_taken(nurse, desk_actor, sync_requests, monkeypatch):
     """Had our own check missed the clash, the database's refusal still names it."""
     clash = PhoneBookingFactory(
