@@ -251,6 +251,24 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Clinic <bookings@clinic.example.com.au>")
 ENQUIRIES_EMAIL = env.str("ENQUIRIES_EMAIL", default="enquiries@clinic.example.com.au")
 
+# --- Notifications: what patients and the enquiries inbox are told ----------------------
+
+# The practice as patients see it in emails and calendar invites.
+PRACTICE_NAME = env.str("PRACTICE_NAME", default="The Clinic")
+PRACTICE_ADDRESS = env.str("PRACTICE_ADDRESS", default="1 Example Street, Sydney NSW 2000")
+PRACTICE_PHONE = env.str("PRACTICE_PHONE", default="(02) 9000 0000")
+# The invite's ORGANIZER: the address patients' calendars reply to.
+PRACTICE_EMAIL = env.str("PRACTICE_EMAIL", default="bookings@clinic.example.com.au")
+# The public JotForm links of the intake forms; each is pre-filled with the patient's name,
+# email and the booking's reference.
+FORMS_MINI_URL = env.str("FORMS_MINI_URL", default="https://form.jotform.com/000000000000001")
+FORMS_FULL_URL = env.str("FORMS_FULL_URL", default="https://form.jotform.com/000000000000002")
+FORMS_TRIAGE_URL = env.str("FORMS_TRIAGE_URL", default="https://form.jotform.com/000000000000003")
+# Sending: attempts before a notification waits for staff, and the first retry's delay
+# (doubling each time, with jitter).
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)
+
 # --- External systems -----------------------------------------------------------------
 
 MEDIRECORDS_API_URL = env.str("MEDIRECORDS_API_URL", default="http://127.0.0.1:8100/v1")
@@ -329,6 +347,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "booking-sync-sweep": {
         "task": "bookings.tasks.booking_sync_sweep",
+        "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
+    },
+    "notification-sweep": {
+        "task": "bookings.tasks.notification_sweep",
         "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
     },
     "graph-subscriptions-renew": {
