@@ -315,6 +315,61 @@ class InboundDelivery(models.Model):
         return f"{self.source} delivery #{self.pk}"
 
 
+class NotificationKind(models.TextChoices):
+    CONFIRMATION = "confirmation", "Confirmation"
+    RESCHEDULE = "reschedule", "Reschedule"
+    CANCELLATION = "cancellation", "Cancellation"
+
+
+class NotificationChannel(models.TextChoices):
+    PATIENT_EMAIL = "patient_email", "Email to the patient"
+    ENQUIRIES_EMAIL = "enquiries_email", "Email to enquiries"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Notification(models.Model):
+    """One message a booking's change calls for, on one channel: logged once, then sent.
+
+    The unique (booking, kind, channel, sequence) is what makes retries, duplicate deliveries
+    and repeated syncs send a message once: whoever inserts the row second inserts nothing.
+    `sequence` is the SEQUENCE of the calendar invite the message carries. `last_error` says
+    why a send failed or was skipped, never with an address or anything about the patient.
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    channel = models.CharField(max_length=16, choices=NotificationChannel.choices)
+    sequence = models.PositiveIntegerField(
+        help_text="The calendar invite's SEQUENCE: how often the booking had moved, plus one for a cancellation."
+    )
+    status = models.CharField(max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(
+        "next attempt", null=True, blank=True, help_text="When the next send is due; empty when none will be made."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booking", "kind", "channel", "sequence"], name="notification_once_per_booking_state"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_channel_display().lower()}) for booking #{self.booking_id}"
+
+
 class AuditAction(models.TextChoices):
     PHONE_BOOKING_CREATED = "phone_booking_created", "Phone booking created"
     BOOKING_CHANGED = "booking_changed", "Booking changed"
@@ -324,6 +379,7 @@ class AuditAction(models.TextChoices):
     PATIENT_LINKED = "patient_linked", "Linked to a MediRecords patient"
     PATIENT_CREATE_NEW = "patient_create_new", "New MediRecords patient chosen"
     DELIVERY_REPLAYED = "delivery_replayed", "Delivery replayed"
+    NOTIFICATION_RESENT = "notification_resent", "Notification resent"
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):

@@ -63,12 +63,15 @@ def booking_sync_request(*, booking_id: int) -> None:
     A broker that cannot be reached is logged and does not undo the booking's change; the
     request stays counted, and the sweep enqueues it later.
     """
+    from bookings.notifications import booking_notify_enqueue
+
     Booking.objects.filter(pk=booking_id).update(
         sync_requested_generation=F("sync_requested_generation") + 1,
         sync_requested_at=timezone.now(),
         sync_state=SyncState.PENDING,
     )
     booking_sync_enqueue(booking_id=booking_id)
+    booking_notify_enqueue(booking_id=booking_id)
 
 
 def booking_sync_enqueue(*, booking_id: int) -> None:

@@ -2,7 +2,7 @@
 
 from celery import Task, shared_task
 
-from bookings import inbox, lifecycle, sync
+from bookings import inbox, lifecycle, notifications, sync
 from practitioners.clients import graph_client, graph_settings_missing, medirecords_client
 
 
@@ -29,6 +29,16 @@ def booking_sync_task(self: Task[[int], str], booking_id: int) -> str:
 @shared_task(name="bookings.tasks.booking_sync_sweep")
 def booking_sync_sweep_task() -> int:
     return sync.booking_sync_sweep()
+
+
+@shared_task(name="bookings.tasks.booking_notify")
+def booking_notify_task(booking_id: int) -> int:
+    return notifications.booking_notify(booking_id=booking_id)
+
+
+@shared_task(name="bookings.tasks.notification_sweep")
+def notification_sweep_task() -> int:
+    return notifications.notification_sweep()
 
 
 @shared_task(name="bookings.tasks.calendar_resyncs_due")

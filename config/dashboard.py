@@ -18,7 +18,15 @@ from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery, SyncState
+from bookings.models import (
+    Booking,
+    BookingStatus,
+    DeliveryStatus,
+    InboundDelivery,
+    Notification,
+    NotificationStatus,
+    SyncState,
+)
 from bookings.selectors import bookings_visible_to
 from forms_intake.models import FormSubmission, SubmissionStatus
 from forms_intake.selectors import submissions_visible_to
@@ -131,6 +139,15 @@ def needs_a_person(*, user: User | AnonymousUser) -> tuple[GlanceBlock, ...]:
                     _Counted("glance-needs-review", "Needing review", "sync_state", SyncState.NEEDS_REVIEW),
                     _Counted("glance-needs-attention", "Needing attention", "sync_state", SyncState.NEEDS_ATTENTION),
                 ),
+            )
+        )
+    if _may_view(user, Notification):
+        blocks.append(
+            _count_block(
+                key="notifications",
+                title="Notifications",
+                queryset=Notification.objects.filter(booking__in=bookings_visible_to(user=user)),
+                counted=(_Counted("glance-notifications-failed", "Failed", "status", NotificationStatus.FAILED),),
             )
         )
     if _may_view(user, FormSubmission):

@@ -248,6 +248,8 @@ INBOX_MAX_ATTEMPTS = env.int("INBOX_MAX_ATTEMPTS", default=5)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# A mail server that stops answering must not hold a worker (or the sweep) for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Clinic <bookings@clinic.example.com.au>")
 ENQUIRIES_EMAIL = env.str("ENQUIRIES_EMAIL", default="enquiries@clinic.example.com.au")
 

@@ -32,6 +32,10 @@ from bookings.models import (
     DeliverySource,
     DeliveryStatus,
     InboundDelivery,
+    Notification,
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
     Patient,
     SyncAttempt,
     SyncOperation,
@@ -66,6 +70,7 @@ PATIENT = "bookings.Patient"
 SYNC_ATTEMPT = "bookings.SyncAttempt"
 DELIVERY = "bookings.InboundDelivery"
 AUDIT_ENTRY = "bookings.AuditEntry"
+NOTIFICATION = "bookings.Notification"
 SUBMISSION = "forms_intake.FormSubmission"
 TRIAGE = "forms_intake.TriageAssessment"
 FORM_DEFINITION = "forms_intake.FormDefinition"
@@ -114,6 +119,14 @@ MATRIX: dict[str, dict[str, tuple[int | str, ...]]] = {
         PRACTITIONER:     NONE_ALLOWED,
         CONSULTANT:       NONE_ALLOWED,
         NO_ROLE:          NONE_ALLOWED,
+        NOT_STAFF:        TO_LOGIN,
+    },
+    NOTIFICATION: {
+        PRACTICE_MANAGER: (200, 200, 403, 403),
+        FRONT_DESK:       (200, 200, 403, 403),
+        PRACTITIONER:     (200, 200, 403, 403),
+        CONSULTANT:       (200, 200, 403, 403),
+        NO_ROLE:          ROW_HIDDEN,
         NOT_STAFF:        TO_LOGIN,
     },
     AUDIT_ENTRY: {
@@ -205,6 +218,8 @@ class Clinic:
     dia_attempt: SyncAttempt
     nurse_attempt: SyncAttempt
     consultant_attempt: SyncAttempt
+    dia_notification: Notification
+    consultant_notification: Notification
     dia_submission: FormSubmission
     nurse_submission: FormSubmission
     shared_triage: TriageAssessment  # the shared patient's: Dr Dia needs it
@@ -223,6 +238,7 @@ class Clinic:
             BOOKING: self.consultant_booking if consultant else self.dia_booking,
             PATIENT: self.consultant_patient if consultant else self.dia_patient,
             SYNC_ATTEMPT: self.consultant_attempt if consultant else self.dia_attempt,
+            NOTIFICATION: self.consultant_notification if consultant else self.dia_notification,
             DELIVERY: self.jotform_delivery,
             AUDIT_ENTRY: self.audit_entry,
             SUBMISSION: self.private_triage.submission if consultant else self.dia_submission,
@@ -263,6 +279,17 @@ def submission_make(booking: Booking, *, submission_id: str, answer: str) -> For
         pending_changes=[{"field": "medications", "value": answer}],
         booking=booking,
         patient=booking.patient,
+    )
+
+
+def notification_make(booking: Booking) -> Notification:
+    return Notification.objects.create(
+        booking=booking,
+        kind=NotificationKind.CONFIRMATION,
+        channel=NotificationChannel.PATIENT_EMAIL,
+        sequence=0,
+        status=NotificationStatus.FAILED,
+        attempts=5,
     )
 
 
@@ -330,6 +357,8 @@ def clinic() -> Clinic:
         dia_attempt=attempt_make(dia_booking),
         nurse_attempt=attempt_make(nurse_booking),
         consultant_attempt=attempt_make(consultant_booking),
+        dia_notification=notification_make(dia_booking),
+        consultant_notification=notification_make(consultant_booking),
         dia_submission=submission_make(dia_booking, submission_id="6300000000000000001", answer=DIA_ANSWER),
         nurse_submission=submission_make(nurse_booking, submission_id="6300000000000000002", answer=NURSE_ANSWER),
         shared_triage=triage_make(
@@ -423,6 +452,7 @@ def test_the_matrix_covers_every_role_and_model():
         PATIENT,
         SYNC_ATTEMPT,
         DELIVERY,
+        NOTIFICATION,
         AUDIT_ENTRY,
         SUBMISSION,
         TRIAGE,

@@ -261,3 +261,16 @@ def sandbox_practitioner(db):
         return PractitionerFactory(**values)
 
     return make
+
+
+@pytest.fixture
+def process(fake_graph, django_capture_on_commit_callbacks):
+    """Apply one notification through Dr Dia's subscription, as the worker would, and run what
+    its commit enqueues."""
+    from bookings.graph_processing import graph_notification_process
+
+    def process(item):
+        with django_capture_on_commit_callbacks(execute=True):
+            return graph_notification_process(notification=item, client=fake_graph)
+
+    return process

@@ -7,7 +7,6 @@ import pytest
 from django.db import connection
 
 from bookings import inbox
-from bookings.graph_processing import graph_notification_process
 from bookings.models import (
     Booking,
     BookingKind,
@@ -50,17 +49,6 @@ def post(client, django_capture_on_commit_callbacks):
         return response
 
     return post
-
-
-@pytest.fixture
-def process(fake_graph, django_capture_on_commit_callbacks):
-    """Apply one notification through Dr Dia's subscription, as the worker would."""
-
-    def process(item):
-        with django_capture_on_commit_callbacks(execute=True):
-            return graph_notification_process(notification=item, client=fake_graph)
-
-    return process
 
 
 def delivery_statuses():
