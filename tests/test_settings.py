@@ -28,6 +28,7 @@ report = {
     "debug": settings.DEBUG,
     "medirecords": settings.MEDIRECORDS_API_URL,
     "email_backend": settings.EMAIL_BACKEND,
+    "email_file_path": str(getattr(settings, "EMAIL_FILE_PATH", "")),
     "two_factor": settings.ADMIN_REQUIRE_TWO_FACTOR,
     "axes": settings.AXES_ENABLED,
 }
@@ -67,7 +68,8 @@ def test_with_nothing_set_the_service_runs_embedded(tmp_path):
     assert report["time_zone"] == "Australia/Sydney"
     assert report["use_tz"] is True
     assert report["medirecords"] == "http://127.0.0.1:8100/v1"
-    assert report["email_backend"] == "django.core.mail.backends.console.EmailBackend"
+    assert report["email_backend"] == "django.core.mail.backends.filebased.EmailBackend"
+    assert report["email_file_path"] == str(tmp_path / "mail")
     # A developer's machine: no second factor to set up, but failed logins still lock.
     assert (report["two_factor"], report["axes"]) == (False, True)
 
