@@ -9,23 +9,19 @@ import json
 import logging
 import re
 import secrets
-import selectors
-import socket
-import socketserver
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from email.message import Message
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from os import PathLike
 from types import TracebackType
 from typing import Any, Self, cast
-from urllib.parse import parse_qs
 
 from medirecords.sandbox import multipart, page
 from medirecords.sandbox.faults import Decision, FaultError, Faults
+from medirecords.sandbox.http_server import BackgroundHTTPServer, BodyLimits, Request
 from medirecords.sandbox.seed import PROVIDERS
 from medirecords.sandbox.store import Result, Store
 from medirecords.sandbox.validation import (
@@ -236,7 +232,7 @@ class SandboxServer:
         self._requests_lock = threading.Lock()
         # Set while stopping, to cut short the sleeps of latency and timeout faults.
         self._stopping = threading.Event()
-        self._running: _Running | None = None
+        self._running: BackgroundHTTPServer | None = None
         self._url: str | None = None
 
     # Lifecycle.
@@ -245,16 +241,17 @@ class SandboxServer:
         if self._running is not None:
             raise RuntimeError("the sandbox is already running")
         self._stopping.clear()
-        httpd = _HTTPServer((self.host, self.port), self)
-        bound_host, bound_port = httpd.server_address[:2]
-        self._url = f"http://{bound_host!s}:{bound_port}"
-        self.store.base_url = self._url
-        wake_reader, wake_writer = socket.socketpair()
-        thread = threading.Thread(
-            target=_accept_until_woken, args=(httpd, wake_reader), name="medirecords-sandbox", daemon=True
+        running = BackgroundHTTPServer(
+            self._serve,
+            host=self.host,
+            port=self.port,
+            name="medirecords-sandbox",
+            limits=BodyLimits(max_bytes=MAX_BODY_BYTES, refuse=Reply.message),
         )
-        self._running = _Running(httpd, thread, wake_reader, wake_writer)
-        thread.start()
+        running.start()
+        self._running = running
+        self._url = running.url
+        self.store.base_url = self._url
         logger.debug("sandbox serving on %s", self._url)
         return self
 
@@ -264,11 +261,7 @@ class SandboxServer:
         if running is None:
             return
         self._stopping.set()
-        running.wake_writer.send(b"\0")
-        running.thread.join()
-        running.httpd.server_close()
-        running.wake_reader.close()
-        running.wake_writer.close()
+        running.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -321,6 +314,10 @@ class SandboxServer:
             self._requests.clear()
 
     # Answering requests; called by the request handler, on its thread.
+
+    def _serve(self, request: Request) -> Reply | None:
+        call = Call(request.method, request.path, request.query, request.headers, request.body, request.query_string)
+        return self._handle(call)
 
     def _handle(self, call: Call) -> Reply | None:
         """The reply to send, or None to drop the connection without one."""
@@ -389,120 +386,3 @@ class SandboxServer:
     def _reset_reply(self) -> Reply:
         self.reset()
         return Reply(HTTPStatus.NO_CONTENT)
-
-
-def _accept_until_woken(httpd: "_HTTPServer", wake: socket.socket) -> None:
-    """Accepts connections until `wake` becomes readable.
-
-    Unlike `serve_forever`, which polls for its stop flag, this stops as soon as `stop()` writes.
-    """
-    with selectors.DefaultSelector() as selector:
-        selector.register(httpd, selectors.EVENT_READ)
-        selector.register(wake, selectors.EVENT_READ)
-        while True:
-            ready = {key.fileobj for key, _ in selector.select()}
-            if wake in ready:
-                return
-            httpd.handle_request()
-
-
-@dataclass(frozen=True)
-class _Running:
-    httpd: "_HTTPServer"
-    thread: threading.Thread
-    wake_reader: socket.socket
-    wake_writer: socket.socket
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
-        self.sandbox = sandbox
-        super().__init__(address, _RequestHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's fully qualified name, which can stall on DNS.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = port
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that hang up mid-answer (timeouts, dropped connections) are normal here.
-        logger.debug("connection error with %s", client_address, exc_info=True)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle's algorithm on, the body would wait
-    # for the client's delayed ACK (some 40 ms) on every request.
-    disable_nagle_algorithm = True
-    # Idle keep-alive connections are closed after a minute rather than held for ever.
-    timeout = 60
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: the base class writes every request to stderr; `_record_outcome` logs instead."""
-
-    def _serve(self) -> None:
-        body = self._read_body()
-        if body is None:
-            return
-        path, _, query_string = self.path.partition("?")
-        query = {name: values[0] for name, values in parse_qs(query_string, keep_blank_values=True).items()}
-        call = Call(self.command, path, query, self.headers, body, query_string=query_string)
-        reply = cast(_HTTPServer, self.server).sandbox._handle(call)
-        if reply is None:
-            self.close_connection = True
-            return
-        self._send(reply)
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None after answering a request whose body cannot be read."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._send(Reply.message(HTTPStatus.LENGTH_REQUIRED), close=True)
-            return None
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._send(Reply.message(HTTPStatus.BAD_REQUEST), close=True)
-            return None
-        if length > MAX_BODY_BYTES:
-            self._send(Reply.message(HTTPStatus.REQUEST_ENTITY_TOO_LARGE), close=True)
-            return None
-        return self.rfile.read(length)
-
-    def _send(self, reply: Reply, *, close: bool = False) -> None:
-        try:
-            self.send_response(reply.status)
-            for name, value in reply.headers:
-                self.send_header(name, value)
-            if reply.content_type is not None:
-                self.send_header("Content-Type", reply.content_type)
-            if reply.status != HTTPStatus.NO_CONTENT:
-                self.send_header("Content-Length", str(len(reply.body)))
-            if close:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(reply.body)
-        except OSError:
-            # The client has gone (it timed out, or hung up); nobody is left to answer.
-            self.close_connection = True
