@@ -6,11 +6,11 @@ change them while it runs.
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 
+from medirecords.sandbox.http_server import run_until_signalled
 from medirecords.sandbox.server import SandboxServer
 
 
@@ -56,18 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    stopping = threading.Event()
-    # Installed before the server answers, so that a signal sent as soon as it does is not lost;
-    # restored afterwards, for a caller that runs main() in its own process.
-    previous = {
-        number: signal.signal(number, lambda signum, frame: stopping.set())
-        for number in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        return _serve(args, stopping)
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    return run_until_signalled(lambda stopping: _serve(args, stopping))
 
 
 def _serve(args: argparse.Namespace, stopping: threading.Event) -> int:

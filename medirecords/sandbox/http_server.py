@@ -9,6 +9,7 @@ Each fake turns a `Request` into its own reply, or None to drop the connection u
 
 import logging
 import selectors
+import signal
 import socket
 import socketserver
 import ssl
@@ -248,3 +249,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             # The client has gone (it timed out, or hung up); nobody is left to answer.
             self.close_connection = True
+
+
+def run_until_signalled(serve: Callable[[threading.Event], int]) -> int:
+    """Run `serve(stopping)` with SIGINT and SIGTERM setting `stopping`; returns its exit code.
+
+    The handlers are installed before the server answers, so that a signal sent as soon as it
+    does is not lost, and restored afterwards, for a caller that runs this in its own process.
+    """
+    stopping = threading.Event()
+    previous = {
+        number: signal.signal(number, lambda signum, frame: stopping.set())
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        return serve(stopping)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
