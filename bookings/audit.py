@@ -6,14 +6,13 @@ without its entry (or an entry for a change that rolled back) cannot exist.
 
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from axes.helpers import get_client_ip_address
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from bookings.models import AuditAction, AuditEntry, Booking
+from practitioners.practice_time import practice_zone
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ AUDITED_BOOKING_FIELDS = (
 
 def booking_snapshot(booking: Booking) -> dict[str, Any]:
     """The booking's audited fields as readable values (times in the practice zone)."""
-    zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+    zone = practice_zone()
     return {
         "practitioner": str(booking.practitioner) if booking.practitioner_id else None,
         "patient": f"Patient #{booking.patient_id}" if booking.patient_id else None,

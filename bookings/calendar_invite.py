@@ -9,13 +9,13 @@ know the zone's rules still show the right time either side of a daylight-saving
 """
 
 from datetime import UTC, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress
 
 from bookings.models import Booking
+from practitioners.practice_time import practice_zone
 
 METHOD_REQUEST = "REQUEST"
 METHOD_CANCEL = "CANCEL"
@@ -33,7 +33,7 @@ def calendar_invite(*, booking: Booking, method: str, sequence: int) -> bytes:
     patient = booking.patient
     if patient is None or not patient.email:
         raise ValueError(f"Booking #{booking.pk} has no patient email to invite.")
-    zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+    zone = practice_zone()
     starts_at = booking.starts_at.astimezone(zone)
     ends_at = booking.ends_at.astimezone(zone)
 

@@ -10,7 +10,6 @@ import re
 from datetime import datetime
 from email.mime.text import MIMEText
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -20,6 +19,7 @@ from django.urls import reverse
 from bookings.calendar_invite import METHOD_CANCEL, METHOD_REQUEST, calendar_invite
 from bookings.intake_links import intake_links
 from bookings.models import Booking, BookingKind
+from practitioners.practice_time import practice_zone
 
 CONFIRMATION = "confirmation"
 RESCHEDULE = "reschedule"
@@ -114,7 +114,7 @@ def booking_source(booking: Booking) -> str:
 
 def appointment_time(starts_at: datetime, ends_at: datetime) -> str:
     """Tuesday 1 December 2026, 2:00 pm to 2:30 pm (Sydney time, AEDT), an en dash for "to"."""
-    zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+    zone = practice_zone()
     start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
     until = _clock(end) if end.date() == start.date() else f"{_day(end)}, {_clock(end)}"
     return f"{_day(start)}, {_clock(start)} {EN_DASH} {until} ({_zone_name(start)})"
@@ -138,7 +138,7 @@ def _check_kind(kind: str) -> None:
 
 def _booking_context(booking: Booking, *, kind: str) -> dict[str, Any]:
     """What both emails say about the appointment: who, when, how long, where."""
-    zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+    zone = practice_zone()
     start = booking.starts_at.astimezone(zone)
     return {
         "kind": kind,

@@ -13,9 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +21,7 @@ from bookings.audit import AuditActor, audit_record, booking_snapshot, snapshot_
 from bookings.models import AuditAction, Booking, BookingKind, BookingStatus, Patient, PaymentStatus
 from bookings.sync import booking_sync_request
 from practitioners.models import Practitioner, PractitionerKind
+from practitioners.practice_time import practice_zone
 
 logger = logging.getLogger("clinic.phone_bookings")
 
@@ -210,10 +209,6 @@ def booking_when(starts_at: datetime, ends_at: datetime) -> str:
     zone = practice_zone()
     start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
     return f"{start:%a} {start.day} {start:%b %Y %H:%M}{EN_DASH}{end:%H:%M}"
-
-
-def practice_zone() -> ZoneInfo:
-    return ZoneInfo(settings.PRACTICE_TIME_ZONE)
 
 
 # --- Helpers -----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from bookings.selectors import bookings_visible_to
 from forms_intake.models import FormSubmission, SubmissionStatus
 from forms_intake.selectors import submissions_visible_to
 from practitioners.models import GraphSubscription
+from practitioners.practice_time import practice_zone
 
 # A practitioner's day is far shorter than this; a longer list is a sign of something odd,
 # and the rest is one click away on the changelist.
@@ -95,7 +96,7 @@ class DayAtAGlance:
 
 def day_at_a_glance(*, user: User | AnonymousUser, now: datetime | None = None) -> DayAtAGlance:
     """What the login may see of the practice's today and tomorrow, and of the work waiting for staff."""
-    zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+    zone = practice_zone()
     today = timezone.localdate(now or timezone.now(), zone)
     days = bookings_by_day(user=user, first_day=today, zone=zone) if _may_view(user, Booking) else ()
     return DayAtAGlance(time_zone=settings.PRACTICE_TIME_ZONE, days=days, blocks=needs_a_person(user=user))

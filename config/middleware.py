@@ -2,12 +2,12 @@
 
 import logging
 import time
-import zoneinfo
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
+
+from practitioners.practice_time import practice_zone
 
 logger = logging.getLogger("clinic.request")
 
@@ -37,10 +37,9 @@ def practice_time_zone_middleware(
     get_response: Callable[[HttpRequest], HttpResponseBase],
 ) -> Callable[[HttpRequest], HttpResponseBase]:
     """Show and read times in the practice's zone: staff think in Sydney time, not UTC."""
-    practice_zone = zoneinfo.ZoneInfo(settings.PRACTICE_TIME_ZONE)
 
     def middleware(request: HttpRequest) -> HttpResponseBase:
-        with timezone.override(practice_zone):
+        with timezone.override(practice_zone()):
             return get_response(request)
 
     return middleware

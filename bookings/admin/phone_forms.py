@@ -15,10 +15,11 @@ from bookings.models import (
     Booking,
 )
 from bookings.patient_search import NewPatientDetails, PatientFound, australian_mobile_e164, follows_candidates
-from bookings.phone_bookings import PHONE_PAYMENT_STATUSES, booking_when, practice_zone
+from bookings.phone_bookings import PHONE_PAYMENT_STATUSES, booking_when
 from bookings.selectors import bookings_visible_to
 from medirecords.schedule_time import AmbiguousLocalTime, NonexistentLocalTime, local_wall_time, minutes_between
 from practitioners.models import Practitioner
+from practitioners.practice_time import practice_zone
 
 PHONE_DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 PHONE_TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
