@@ -46,10 +46,8 @@ def chromium_browser(_allow_orm_beside_playwright: None) -> Iterator["Browser"]:
     """One Chromium for all browser tests; package-scoped so Playwright's loop ends with them."""
     if not CHROMIUM.exists():
         pytest.skip(f"needs Debian's chromium at {CHROMIUM} (installed by .ci/run)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip(f"needs the playwright package (requirements-dev.txt) to drive Debian's chromium at {CHROMIUM}")
+    # Playwright itself is a pinned test dependency: without it the run fails rather than skips.
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
