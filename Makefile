@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Every target here serves a developer's machine, so debug is on (unset means production);
+# the secret key and the field encryption key are then made once and kept in var/.
+export DJANGO_DEBUG ?= true
 
 # Unless the environment points at the real systems, `make run` wires the service to the
 # local MediRecords sandbox and the local fake of Microsoft Graph.

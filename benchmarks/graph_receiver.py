@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from benchmarks.baseline_views import RAW_TABLE
 from benchmarks.harness import recreate_database, wait_until_serving, with_database
 from benchmarks.load import LoadResult, run_load
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         "DJANGO_ROOT_URLCONF": "benchmarks.urls",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "benchmark-only-" + "k" * 50,
+        # Production refuses to start without one; a fresh key per run, the data is thrown away.
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",

@@ -90,6 +90,8 @@ def _run_once(*, sandbox: SandboxServer, workers: int, bookings: int, admin_url:
         "DATABASE_URL": with_database(admin_url, database_name),
         "REDIS_URL": os.environ.get("BENCHMARK_REDIS_URL", "redis://127.0.0.1:6379/14"),
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        # A developer's machine: the keys are the ones kept in var/.
+        "DJANGO_DEBUG": "true",
         "MEDIRECORDS_API_URL": sandbox.api_url,
         "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
         "MEDIRECORDS_API_TOKEN": TOKEN,

@@ -24,7 +24,8 @@ def main() -> None:
     arguments = parser.parse_args()
 
     os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="notifications-benchmark-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # A throw-away embedded database: debug on, with its own keys in the temporary VAR_DIR.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.development_settings")
     import django
 
     django.setup()

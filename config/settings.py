@@ -13,6 +13,8 @@ import django_stubs_ext
 import environ
 from django_guid.integrations import CeleryIntegration
 
+from config import secret_keys
+
 # Generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time, for mypy.
 django_stubs_ext.monkeypatch()
 
@@ -26,13 +28,13 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 # --- Core -----------------------------------------------------------------------------
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-# The fallback key only ever serves a developer's machine: production sets DJANGO_DEBUG=false
-# and must then provide a real key, or the process refuses to start.
-_DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY:
-    raise environ.ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false")
+# Unset means production: `make run` and the tests turn debug on explicitly.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Production must be given its keys (checked with FIELD_ENCRYPTION_KEYS below); a developer's
+# machine makes its own once and keeps them in VAR_DIR, never a constant from the repository.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or (
+    secret_keys.development_secret_key(var_dir=VAR_DIR) if DEBUG else ""
+)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -334,9 +336,12 @@ JOTFORM_API_KEY = env.str("JOTFORM_API_KEY", default="")
 JOTFORM_WEBHOOK_TOKEN = env.str("JOTFORM_WEBHOOK_TOKEN", default="")
 
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation adds a new first key).
-# Empty: with DEBUG on a development key is derived from DJANGO_SECRET_KEY (a warning is
-# logged once); with DEBUG off health data can be neither stored nor read.
-FIELD_ENCRYPTION_KEYS = [key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()]
+# Required in production; with DEBUG on and none set, a random key kept in VAR_DIR.
+FIELD_ENCRYPTION_KEYS = [key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()] or (
+    [secret_keys.development_field_encryption_key(var_dir=VAR_DIR)] if DEBUG else []
+)
+if not DEBUG:
+    secret_keys.production_keys_check(secret_key=SECRET_KEY, field_encryption_keys=FIELD_ENCRYPTION_KEYS)
 
 # Intake forms: how long to wait for JotForm's API when re-reading a submission, and how many
 # rows `rotate_encryption_keys` re-encrypts per transaction.

@@ -2,14 +2,13 @@
 
 The keys form a `MultiFernet`: the first key encrypts, every key decrypts, so rotation is
 "put a new key first, run `manage.py rotate_encryption_keys`, then drop the old key".
-With no keys configured a developer's machine (DEBUG on) derives one from SECRET_KEY and
-says so once in the log; production (DEBUG off) refuses rather than store plaintext.
+The keys are never derived from anything else: production must be given them (it refuses to
+start without), and a developer's machine gets a random one of its own in VAR_DIR
+(config/secret_keys.py). With none configured nothing is stored or read rather than stored
+in plaintext.
 """
 
-import base64
-import hashlib
 import json
-import logging
 import threading
 from typing import Any
 
@@ -20,11 +19,8 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression
 
-logger = logging.getLogger("clinic.encryption")
-
 _cache_lock = threading.Lock()
 _cached: tuple[tuple[str, ...], MultiFernet] | None = None
-_development_key_warned = False
 
 
 class DecryptionFailed(Exception):  # noqa: N818 - an outcome named for staff
@@ -32,17 +28,13 @@ class DecryptionFailed(Exception):  # noqa: N818 - an outcome named for staff
 
 
 def encryption_keys() -> tuple[str, ...]:
-    """The configured keys, first one encrypting; a derived development key when allowed."""
+    """The configured keys, first one encrypting."""
     keys = tuple(key.strip() for key in settings.FIELD_ENCRYPTION_KEYS if key.strip())
-    if keys:
-        return keys
-    if not settings.DEBUG:
+    if not keys:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS is empty: set at least one Fernet key to store or read health data"
         )
-    _warn_development_key()
-    digest = hashlib.sha256(b"clinic field encryption:" + settings.SECRET_KEY.encode()).digest()
-    return (base64.urlsafe_b64encode(digest).decode(),)
+    return keys
 
 
 def multi_fernet() -> MultiFernet:
@@ -77,16 +69,6 @@ def reencrypt_bytes(token: bytes) -> bytes:
         return multi_fernet().rotate(token)
     except InvalidToken as error:
         raise DecryptionFailed("no configured key decrypts this value") from error
-
-
-def _warn_development_key() -> None:
-    global _development_key_warned
-    if not _development_key_warned:
-        _development_key_warned = True
-        logger.warning(
-            "FIELD_ENCRYPTION_KEYS is empty: health data is encrypted with a key derived from "
-            "DJANGO_SECRET_KEY (development only; set FIELD_ENCRYPTION_KEYS in production)"
-        )
 
 
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
