@@ -184,6 +184,9 @@ AXES_CLIENT_IP_CALLABLE = "config.client_address.client_ip_address"
 # Time-based one-time passwords for the console; on wherever DEBUG is off.
 ADMIN_REQUIRE_TWO_FACTOR = env.bool("ADMIN_REQUIRE_TWO_FACTOR", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic operations")
+# Second factors' secrets (TOTP keys, backup codes) are never shown again once a device exists;
+# a new authenticator's QR code is shown once to whoever adds it (practitioners/admin.py).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/calendars/.*$"

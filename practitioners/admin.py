@@ -3,11 +3,25 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.safestring import mark_safe
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from practitioners import clients, subscriptions
+from practitioners.authenticators import (
+    authenticator_qr_code_svg,
+    authenticator_secret_show_once_grant,
+    authenticator_secret_show_once_take,
+)
 from practitioners.graph import GraphClient, GraphError
 from practitioners.models import GraphSubscription, Practitioner, StaffProfile
 
@@ -137,8 +151,39 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+class BelowSuperuserAdmin:
+    """Model admins for logins and their devices: a login that is not a superuser manages
+    those below superuser only.
+
+    Otherwise a practice manager could set a superuser's password or read or replace its
+    second factor, log in as it and hand out any right. Rows of superusers are left out of
+    the queryset, and their pages (change, password, history, delete) answer 404, as for a
+    login that does not exist, so they do not even tell that it exists.
+    """
+
+    superuser_lookup = "is_superuser"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return queryset
+        return queryset.exclude(**{self.superuser_lookup: True})
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        found = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if found is None:
+            raise Http404("No such row.")
+        return found
+
+
+def logins_below_superuser(request: HttpRequest) -> QuerySet[Any]:
+    """The logins a device may be given by this request's login."""
+    logins = User.objects.all()
+    return logins if request.user.is_superuser else logins.exclude(is_superuser=True)
+
+
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
+class StaffUserAdmin(BelowSuperuserAdmin, UserAdmin):  # type: ignore[type-arg]
     """Django's user admin, with the practitioner a login belongs to.
 
     Logins are individual: one per person, never shared. A login that has acted on bookings
@@ -167,3 +212,85 @@ class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
     def practitioner(self, user: Any) -> str:
         profile = getattr(user, "staff_profile", None)
         return str(profile.practitioner) if profile is not None and profile.practitioner else "-"
+
+
+# --- Second factors: of logins below superuser only, and secrets shown once ---------------------
+
+# django-otp registers its own admins on this site when the admin autodiscovers its apps
+# (listed before this one); these replace them.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
+
+
+@admin.register(TOTPDevice)
+class AuthenticatorDeviceAdmin(BelowSuperuserAdmin, TOTPDeviceAdmin):
+    """django-otp's TOTP device admin without any page that shows a device's secret.
+
+    The key is never a form field (a new device gets a random one); the page after adding a
+    device shows its QR code once to the login that added it, and the config and QR code
+    pages are refused from then on (practitioners/authenticators.py).
+    """
+
+    superuser_lookup = "user__is_superuser"
+    readonly_fields = ["created_at", "last_used_at"]
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:  # type: ignore[override]
+        shown = super().get_list_display(request)  # type: ignore[no-untyped-call]
+        return [name for name in shown if name != "qrcode_link"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:  # type: ignore[override]
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[no-untyped-call]
+        hidden = {"key", "qrcode_link"}
+        return [
+            (name, {**options, "fields": [field for field in options["fields"] if field not in hidden]})
+            for name, options in fieldsets
+            if any(field not in hidden for field in options["fields"])
+        ]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            kwargs["queryset"] = logins_below_superuser(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def response_add(self, request: HttpRequest, obj: TOTPDevice, post_url_continue: str | None = None) -> Any:
+        authenticator_secret_show_once_grant(session=request.session, device=obj)
+        self.message_user(
+            request,
+            "Scan this code into the authenticator app now: it is shown only this once.",
+            level=messages.WARNING,
+        )
+        return HttpResponseRedirect(reverse("admin:otp_totp_totpdevice_config", kwargs={"pk": obj.pk}))
+
+    def config_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
+        device = self.get_object(request, str(pk))
+        if not self.has_view_or_change_permission(request, device):
+            raise PermissionDenied
+        if not authenticator_secret_show_once_take(session=request.session, device=device):
+            raise PermissionDenied("An authenticator's secret is shown once, when the device is added.")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Authenticator for {device.user}",
+            "device": device,
+            "qr_code_svg": mark_safe(authenticator_qr_code_svg(device=device)),  # noqa: S308 - our own SVG
+        }
+        response = TemplateResponse(request, "admin/otp_totp/authenticator_once.html", context)
+        add_never_cache_headers(response)
+        return response
+
+    def qrcode_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        # The one page that shows the secret carries its QR code inline; no URL serves it again.
+        self.get_object(request, str(pk))  # a device the login may not see is not found
+        raise PermissionDenied
+
+
+@admin.register(StaticDevice)
+class BackupCodesDeviceAdmin(BelowSuperuserAdmin, StaticDeviceAdmin):
+    """django-otp's backup-code admin; the codes are hidden once the device exists
+    (OTP_ADMIN_HIDE_SENSITIVE_DATA)."""
+
+    superuser_lookup = "user__is_superuser"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            kwargs["queryset"] = logins_below_superuser(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -903,3 +903,18 @@ def test_audit_entries_are_read_by_the_practice_manager_only(clinic):
     for role in ROLES:
         response = logged_in(Client(), clinic, role).get(admin_url(AUDIT_ENTRY, "changelist"))
         assert_answer(response, 200 if role == PRACTICE_MANAGER else LOGIN if role == NOT_STAFF else 403)
+
+
+# --- Logins: the practice manager manages those below superuser only -----------------------
+
+
+@pytest.mark.parametrize("page", ["change", "password", "history", "delete"])
+def test_the_practice_managers_pages_of_a_superuser_answer_as_for_a_missing_login(client, clinic, page):
+    owner = get_user_model().objects.create_superuser(username="owner", password=None)
+    client = logged_in(client, clinic, PRACTICE_MANAGER)
+    assert_refused_like_a_missing_row(
+        client, f"/admin/auth/user/{owner.pk}/{page}/", f"/admin/auth/user/999999/{page}/", never=("owner",)
+    )
+    assert client.get(f"/admin/auth/user/{clinic.somebody.pk}/{page}/").status_code == (
+        403 if page == "delete" else 200
+    )

@@ -1,10 +1,16 @@
 """Staff logins: lockout after repeated failures, two-factor login, roles, one practitioner per login."""
 
+import base64
+import re
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import IntegrityError
+from django.test import Client
 from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from practitioners.models import StaffProfile
@@ -15,6 +21,8 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long-test-password"
 LOGIN_URL = "/admin/login/?next=/admin/"
+# Codes are computed for a pinned clock, a minute apart, so no code is refused as reused.
+CLOCK = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -152,3 +160,218 @@ class TestFirstLogin:
         call_command("ensure_staff_login")
         assert "otpauth://" not in capsys.readouterr().out
         assert TOTPDevice.objects.count() == 1
+
+
+# --- A practice manager cannot take over a superuser -------------------------------------------
+
+SUPERUSER_PASSWORD = "the-owners-own-long-password"
+TAKEN_OVER_PASSWORD = "chosen-by-the-practice-manager"
+# Any 40 hex digits (a TOTP key) or otpauth secret a page shows.
+HEX_KEY = re.compile(r"\b[0-9a-f]{40}\b")
+OTPAUTH_SECRET = re.compile(r"secret=([A-Z2-7]+)")
+
+
+def current_code(key: bytes, *, step: int = 30, digits: int = 6) -> str:
+    return f"{totp(key, step, 0, digits, 0):0{digits}d}"
+
+
+def secrets_shown(page: str) -> set[bytes]:
+    """Every TOTP key a page gives away, as bytes."""
+    keys = {bytes.fromhex(match) for match in HEX_KEY.findall(page)}
+    for secret in OTPAUTH_SECRET.findall(page):
+        keys.add(base64.b32decode(secret + "=" * (-len(secret) % 8)))
+    return keys
+
+
+@pytest.mark.usefixtures("_two_factor_on")
+class TestAManagerCannotTakeOverASuperuser:
+    """Each attack is followed by a real login as the superuser with what it could have won."""
+
+    @pytest.fixture
+    def _two_factor_on(self, settings, time_machine):
+        settings.ADMIN_REQUIRE_TWO_FACTOR = True
+        time_machine.move_to(CLOCK, tick=False)
+        self.clock = time_machine
+
+    @pytest.fixture
+    def owner(self, django_user_model):
+        owner = django_user_model.objects.create_superuser(username="owner", password=SUPERUSER_PASSWORD)
+        TOTPDevice.objects.create(user=owner, name="owner's phone", confirmed=True)
+        return owner
+
+    @pytest.fixture
+    def manager(self, django_user_model, client, owner):
+        """A practice manager logged in with password and code, as in production."""
+        manager = django_user_model.objects.create_user(username="manager", password=PASSWORD, is_staff=True)
+        manager.groups.add(Group.objects.get(name=PRACTICE_MANAGER))
+        device = TOTPDevice.objects.create(user=manager, name="manager's phone", confirmed=True)
+        response = client.post(
+            LOGIN_URL, {"username": "manager", "password": PASSWORD, "otp_token": current_code(device.bin_key)}
+        )
+        assert response.status_code == 302
+        return client
+
+    def owner_login(self, *, password: str, key: bytes) -> bool:
+        """Whether a fresh browser gets into the console as the superuser with these, a minute on."""
+        self.clock.shift(timedelta(minutes=1))
+        browser = Client()
+        browser.post(LOGIN_URL, {"username": "owner", "password": password, "otp_token": current_code(key)})
+        return browser.get("/admin/").status_code == 200
+
+    def test_the_login_works_with_what_the_owner_holds(self, owner):
+        """The check after each attack is real: with the right password and secret it gets in."""
+        assert self.owner_login(password=SUPERUSER_PASSWORD, key=owner.totpdevice_set.get().bin_key)
+
+    def test_a_manager_cannot_set_a_superusers_password(self, manager, owner):
+        url = f"/admin/auth/user/{owner.pk}/password/"
+        assert manager.get(url).status_code == 404
+        posted = manager.post(url, {"password1": TAKEN_OVER_PASSWORD, "password2": TAKEN_OVER_PASSWORD})
+        assert posted.status_code == 404
+
+        owner.refresh_from_db()
+        assert owner.check_password(SUPERUSER_PASSWORD)
+        # Even holding the owner's phone, the manager's password does not open the owner's login.
+        assert not self.owner_login(password=TAKEN_OVER_PASSWORD, key=owner.totpdevice_set.get().bin_key)
+
+    @pytest.mark.parametrize("page", ["change", "history", "delete"])
+    def test_a_superusers_login_pages_answer_as_for_a_missing_login(self, manager, owner, page):
+        assert manager.get(f"/admin/auth/user/{owner.pk}/{page}/").status_code == 404
+        assert manager.get(f"/admin/auth/user/999999/{page}/").status_code == 404
+
+    def test_the_login_list_and_its_lookup_leave_superusers_out(self, manager, owner):
+        for url in ("/admin/auth/user/", "/admin/auth/user/?_to_field=id&_popup=1"):
+            page = manager.get(url).text
+            assert ">manager<" in page
+            assert ">owner<" not in page
+
+    def test_a_manager_cannot_read_a_superusers_authenticator_secret(self, manager, owner):
+        device = owner.totpdevice_set.get()
+        pages = [
+            manager.get(url)
+            for url in (
+                "/admin/otp_totp/totpdevice/",
+                f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+                f"/admin/otp_totp/totpdevice/{device.pk}/config/",
+                f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/",
+            )
+        ]
+        assert [page.status_code for page in pages] == [200, 404, 404, 404]
+        assert "owner&#x27;s phone" not in pages[0].text
+        assert "owner's phone" not in pages[0].text
+        stolen = set().union(*(secrets_shown(page.content.decode(errors="replace")) for page in pages))
+        assert device.bin_key not in stolen
+        for key in stolen:
+            assert not self.owner_login(password=SUPERUSER_PASSWORD, key=key)
+
+    def test_a_manager_cannot_give_a_superuser_an_authenticator_it_knows(self, manager, owner):
+        known_key = "00" * 20
+        response = manager.post(
+            "/admin/otp_totp/totpdevice/add/",
+            {
+                "user": owner.pk,
+                "name": "planted",
+                "confirmed": "on",
+                "key": known_key,
+                "step": 30,
+                "t0": 0,
+                "digits": 6,
+                "tolerance": 1,
+                "drift": 0,
+                "throttling_failure_count": 0,
+            },
+        )
+        assert response.status_code == 200  # the form again, with an error on the login chosen
+        assert not TOTPDevice.objects.filter(name="planted").exists()
+        assert not self.owner_login(password=SUPERUSER_PASSWORD, key=bytes(20))
+
+    def test_a_manager_cannot_delete_a_superusers_authenticator(self, manager, owner):
+        device = owner.totpdevice_set.get()
+        assert manager.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 404
+        assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+    def test_a_manager_still_manages_the_logins_below_superuser(self, manager, receptionist):
+        url = f"/admin/auth/user/{receptionist.pk}/password/"
+        assert manager.get(url).status_code == 200
+        new_password = "a-new-long-test-password"
+        response = manager.post(url, {"password1": new_password, "password2": new_password, "usable_password": "true"})
+        assert response.status_code == 302
+        receptionist.refresh_from_db()
+        assert receptionist.check_password(new_password)
+
+
+@pytest.mark.usefixtures("_two_factor_on")
+class TestAnAuthenticatorSecretIsShownOnce:
+    @pytest.fixture
+    def _two_factor_on(self, settings, time_machine):
+        settings.ADMIN_REQUIRE_TWO_FACTOR = True
+        time_machine.move_to(CLOCK, tick=False)
+        self.clock = time_machine
+
+    @pytest.fixture
+    def owner_client(self, django_user_model, client):
+        owner = django_user_model.objects.create_superuser(username="owner", password=SUPERUSER_PASSWORD)
+        device = TOTPDevice.objects.create(user=owner, name="owner's phone", confirmed=True)
+        client.post(
+            LOGIN_URL, {"username": "owner", "password": SUPERUSER_PASSWORD, "otp_token": current_code(device.bin_key)}
+        )
+        assert client.get("/admin/").status_code == 200
+        return client
+
+    def add_device(self, client, user) -> tuple[TOTPDevice, str]:
+        response = client.post(
+            "/admin/otp_totp/totpdevice/add/",
+            {
+                "user": user.pk,
+                "name": "reception phone",
+                "confirmed": "on",
+                "step": 30,
+                "t0": 0,
+                "digits": 6,
+                "tolerance": 1,
+                "drift": 0,
+                "throttling_failure_count": 0,
+            },
+            follow=True,
+        )
+        assert response.status_code == 200
+        return TOTPDevice.objects.get(name="reception phone"), response.content.decode()
+
+    def test_whoever_adds_a_device_sees_its_secret_once_and_it_works(self, owner_client, receptionist):
+        add_page = owner_client.get("/admin/otp_totp/totpdevice/add/").text
+        assert 'name="key"' not in add_page
+
+        device, shown = self.add_device(owner_client, receptionist)
+        assert secrets_shown(shown) == {device.bin_key}
+        assert "<svg" in shown
+        assert "shown only this once" in shown
+
+        # The secret shown is the device's: the receptionist gets in with it.
+        self.clock.shift(timedelta(minutes=1))
+        browser = Client()
+        browser.post(
+            LOGIN_URL, {"username": "reception", "password": PASSWORD, "otp_token": current_code(device.bin_key)}
+        )
+        assert browser.get("/admin/").status_code == 200
+
+    def test_after_that_no_page_shows_it_to_anyone_a_superuser_neither(self, owner_client, receptionist):
+        device, _ = self.add_device(owner_client, receptionist)
+        pages = [
+            owner_client.get(url)
+            for url in (
+                "/admin/otp_totp/totpdevice/",
+                f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+                f"/admin/otp_totp/totpdevice/{device.pk}/config/",
+                f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/",
+            )
+        ]
+        assert [page.status_code for page in pages] == [200, 200, 403, 403]
+        for page in pages:
+            assert device.bin_key not in secrets_shown(page.content.decode(errors="replace"))
+            assert device.key not in page.content.decode(errors="replace")
+
+    def test_a_backup_code_is_not_shown_once_its_device_exists(self, owner_client, receptionist):
+        device = StaticDevice.objects.create(user=receptionist, name="backup", confirmed=True)
+        device.token_set.create(token="backup-code-1234")
+        page = owner_client.get(f"/admin/otp_static/staticdevice/{device.pk}/change/")
+        assert page.status_code == 200
+        assert "backup-code-1234" not in page.text
