@@ -13,7 +13,7 @@ import django_stubs_ext
 import environ
 from django_guid.integrations import CeleryIntegration
 
-from config import secret_keys
+from config import client_address, secret_keys
 
 # Generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time, for mypy.
 django_stubs_ext.monkeypatch()
@@ -179,7 +179,16 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-# The same address the audit trail records (behind the proxy, the one the proxy appended).
+# The client address, for the lockout and the audit trail alike: REMOTE_ADDR, unless the
+# request came through the proxies configured here; then the address they say connected to
+# them. Set one: TRUSTED_PROXY_IPS, the proxy hops in front of the service, outermost first
+# (each an address, CIDR network or prefix), or TRUSTED_PROXY_COUNT, how many there are
+# (only if nothing but those proxies can reach the service). The default trusts nothing.
+TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=[])
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+client_address.trusted_proxies_check(proxy_count=TRUSTED_PROXY_COUNT, proxy_ips=TRUSTED_PROXY_IPS)
+# django-ipware reads the chain (config/client_address.py); django-axes's own use of it is
+# not enough here: it would believe a proxy's address that a direct client wrote itself.
 AXES_CLIENT_IP_CALLABLE = "config.client_address.client_ip_address"
 # Time-based one-time passwords for the console; on wherever DEBUG is off.
 ADMIN_REQUIRE_TWO_FACTOR = env.bool("ADMIN_REQUIRE_TWO_FACTOR", default=not DEBUG)

@@ -236,3 +236,9 @@ def test_production_without_a_secret_key_refuses_to_start(tmp_path, secret_key):
     result = run_django(REPORT, clean_environment(tmp_path, **overrides))
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_a_trusted_proxy_that_is_not_an_address_refuses_to_start(tmp_path):
+    result = run_django(REPORT, clean_environment(tmp_path, DJANGO_DEBUG="true", TRUSTED_PROXY_IPS="10.0.0.5,proxy"))
+    assert result.returncode != 0
+    assert "TRUSTED_PROXY_IPS / TRUSTED_PROXY_COUNT" in result.stderr

@@ -375,3 +375,132 @@ class TestAnAuthenticatorSecretIsShownOnce:
         page = owner_client.get(f"/admin/otp_static/staticdevice/{device.pk}/change/")
         assert page.status_code == 200
         assert "backup-code-1234" not in page.text
+
+
+# --- The client address: believed from the configured proxies only -----------------------------
+
+PROXY = "10.0.0.5"
+ATTACKER = "203.0.113.66"
+REAL_CLIENT = "198.51.100.20"
+
+
+def forged_chains(count: int, *, ending: str = "") -> list[str]:
+    """X-Forwarded-For values a client makes up, a different address each time."""
+    return [f"192.0.2.{number}{ending}" for number in range(1, count + 1)]
+
+
+@pytest.fixture
+def behind_a_tls_proxy(settings):
+    """What production runs with (DJANGO_DEBUG off): the scheme comes from the proxy."""
+    settings.BEHIND_TLS_PROXY = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def guesses_then_the_right_password(client, settings, *, forwarded: list[str], peer: str) -> int:
+    """Fail the limit with a new X-Forwarded-For each time, then try the right password."""
+    for header in forwarded[: settings.AXES_FAILURE_LIMIT]:
+        client.post(
+            LOGIN_URL,
+            {"username": "reception", "password": "wrong-password"},
+            REMOTE_ADDR=peer,
+            HTTP_X_FORWARDED_FOR=header,
+        )
+    right = client.post(
+        LOGIN_URL,
+        {"username": "reception", "password": PASSWORD},
+        REMOTE_ADDR=peer,
+        HTTP_X_FORWARDED_FOR=forwarded[settings.AXES_FAILURE_LIMIT],
+    )
+    return right.status_code
+
+
+def audited_address(client, django_user_model, monkeypatch, *, peer: str, forwarded: str) -> str:
+    """The address the audit trail records for a staff action sent with these."""
+    from bookings import tasks
+    from bookings.models import AuditEntry, SyncState
+    from tests.bookings.factories import BookingFactory
+
+    monkeypatch.setattr(tasks.booking_sync_task, "delay", lambda booking_id: None)
+    manager = django_user_model.objects.create_user(username="auditor", password=None, is_staff=True)
+    manager.groups.add(Group.objects.get(name=PRACTICE_MANAGER))
+    client.force_login(manager)
+    stuck = BookingFactory.create(sync_state=SyncState.NEEDS_ATTENTION)
+    client.post(
+        "/admin/bookings/booking/",
+        {"action": "retry_sync", "_selected_action": [stuck.pk]},
+        REMOTE_ADDR=peer,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+    return AuditEntry.objects.get(booking=stuck).ip_address
+
+
+@pytest.mark.usefixtures("behind_a_tls_proxy")
+class TestClientAddressTrustingNoProxy:
+    """The default: X-Forwarded-For is ignored, whoever sends it."""
+
+    def test_rotating_the_header_does_not_escape_the_lockout(self, client, receptionist, settings):
+        forged = forged_chains(settings.AXES_FAILURE_LIMIT + 1)
+        assert guesses_then_the_right_password(client, settings, forwarded=forged, peer=ATTACKER) == 429
+
+    def test_the_audit_trail_records_the_peer(self, client, django_user_model, monkeypatch):
+        assert audited_address(client, django_user_model, monkeypatch, peer=ATTACKER, forwarded="192.0.2.1") == ATTACKER
+
+
+@pytest.mark.usefixtures("behind_a_tls_proxy")
+class TestClientAddressFromTrustedProxyAddresses:
+    @pytest.fixture(autouse=True)
+    def _trust_the_proxy(self, settings):
+        settings.TRUSTED_PROXY_IPS = [PROXY]
+
+    def test_a_direct_client_naming_the_proxy_itself_does_not_escape_the_lockout(self, client, receptionist, settings):
+        forged = forged_chains(settings.AXES_FAILURE_LIMIT + 1, ending=f", {PROXY}")
+        assert guesses_then_the_right_password(client, settings, forwarded=forged, peer=ATTACKER) == 429
+
+    def test_a_client_forging_through_the_proxy_is_locked_by_the_address_the_proxy_saw(
+        self, client, receptionist, settings
+    ):
+        forged = forged_chains(settings.AXES_FAILURE_LIMIT + 1, ending=f", {REAL_CLIENT}")
+        assert guesses_then_the_right_password(client, settings, forwarded=forged, peer=PROXY) == 429
+        # Someone else behind the same proxy is not locked out by it.
+        elsewhere = client.post(
+            LOGIN_URL,
+            {"username": "reception", "password": PASSWORD},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR="198.51.100.99",
+        )
+        assert elsewhere.status_code == 302
+
+    def test_the_audit_trail_records_the_client_the_proxy_saw(self, client, django_user_model, monkeypatch):
+        address = audited_address(
+            client, django_user_model, monkeypatch, peer=PROXY, forwarded=f"192.0.2.1, {REAL_CLIENT}"
+        )
+        assert address == REAL_CLIENT
+
+    def test_the_audit_trail_records_a_direct_client_as_itself(self, client, django_user_model, monkeypatch):
+        address = audited_address(
+            client, django_user_model, monkeypatch, peer=ATTACKER, forwarded=f"{REAL_CLIENT}, {PROXY}"
+        )
+        assert address == ATTACKER
+
+
+@pytest.mark.usefixtures("behind_a_tls_proxy")
+class TestClientAddressFromAProxyCount:
+    @pytest.fixture(autouse=True)
+    def _two_proxies(self, settings):
+        settings.TRUSTED_PROXY_COUNT = 2
+
+    def test_a_client_forging_through_the_proxies_is_locked_by_the_address_they_saw(
+        self, client, receptionist, settings
+    ):
+        # The outer proxy appends the client it saw, the inner one the outer proxy.
+        forged = forged_chains(settings.AXES_FAILURE_LIMIT + 1, ending=f", {REAL_CLIENT}, 10.0.0.9")
+        assert guesses_then_the_right_password(client, settings, forwarded=forged, peer=PROXY) == 429
+
+    def test_the_audit_trail_records_the_client_the_proxies_saw(self, client, django_user_model, monkeypatch):
+        address = audited_address(
+            client, django_user_model, monkeypatch, peer=PROXY, forwarded=f"192.0.2.1, {REAL_CLIENT}, 10.0.0.9"
+        )
+        assert address == REAL_CLIENT
+
+    def test_a_chain_shorter_than_the_proxies_is_not_believed(self, client, django_user_model, monkeypatch):
+        assert audited_address(client, django_user_model, monkeypatch, peer=ATTACKER, forwarded="") == ATTACKER
