@@ -396,7 +396,7 @@ def behind_a_tls_proxy(settings):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
-def guesses_then_the_right_password(client, settings, *, forwarded: list[str], peer: str) -> int:
+def guesses_then_the_right_password(client, settings, *, forwarded: list[str], peer: str):
     """Fail the limit with a new X-Forwarded-For each time, then try the right password."""
     for header in forwarded[: settings.AXES_FAILURE_LIMIT]:
         client.post(
@@ -414,7 +414,7 @@ def guesses_then_the_right_password(client, settings, *, forwarded: list[str], p
     return right.status_code
 
 
-def audited_address(client, django_user_model, monkeypatch, *, peer: str, forwarded: str) -> str:
+def audited_address(client, django_user_model, monkeypatch, *, peer: str, forwarded: str):
     """The address the audit trail records for a staff action sent with these."""
     from bookings import tasks
     from bookings.models import AuditEntry, SyncState
