@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from ipware.ip import get_client_ip
+from python_ipware import IpWare
 
 # The one header read; the proxies in front of the service must set it.
 FORWARDED_CHAIN = "HTTP_X_FORWARDED_FOR"
@@ -39,9 +40,13 @@ def client_ip_address(request: HttpRequest) -> str | None:
 
 
 def trusted_proxies_check(*, proxy_count: int, proxy_ips: list[str]) -> None:
-    """Refuse a proxy configuration django-ipware cannot use, at start rather than at a login."""
+    """Refuse a proxy configuration django-ipware cannot use, at start rather than at a login.
+
+    Called from the settings module, so it must not read a setting: python-ipware's own
+    constructor (django-ipware's engine) checks the values without any.
+    """
     try:
-        _read_chain("192.0.2.1", proxy_count=proxy_count, proxy_ips=proxy_ips)
+        IpWare(proxy_count=proxy_count or None, proxy_list=list(proxy_ips) or None)
     except ValueError as error:
         raise ImproperlyConfigured(f"TRUSTED_PROXY_IPS / TRUSTED_PROXY_COUNT: {error}") from None
 

@@ -30,11 +30,19 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 # Unset means production: `make run` and the tests turn debug on explicitly.
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# Production must be given its keys (checked with FIELD_ENCRYPTION_KEYS below); a developer's
+# Production must be given its keys (checked with FIELD_ENCRYPTION_KEYS just below); a developer's
 # machine makes its own once and keeps them in VAR_DIR, never a constant from the repository.
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or (
     secret_keys.development_secret_key(var_dir=VAR_DIR) if DEBUG else ""
 )
+# Comma-separated Fernet keys for health data at rest: the first encrypts, all decrypt
+# (rotation adds a new first key).
+FIELD_ENCRYPTION_KEYS = [key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()] or (
+    [secret_keys.development_field_encryption_key(var_dir=VAR_DIR)] if DEBUG else []
+)
+# Checked before anything below could read a setting (which would load these settings half-done).
+if not DEBUG:
+    secret_keys.production_keys_check(secret_key=SECRET_KEY, field_encryption_keys=FIELD_ENCRYPTION_KEYS)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -347,13 +355,7 @@ JOTFORM_API_URL = env.str("JOTFORM_API_URL", default="https://api.jotform.com")
 JOTFORM_API_KEY = env.str("JOTFORM_API_KEY", default="")
 JOTFORM_WEBHOOK_TOKEN = env.str("JOTFORM_WEBHOOK_TOKEN", default="")
 
-# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation adds a new first key).
-# Required in production; with DEBUG on and none set, a random key kept in VAR_DIR.
-FIELD_ENCRYPTION_KEYS = [key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()] or (
-    [secret_keys.development_field_encryption_key(var_dir=VAR_DIR)] if DEBUG else []
-)
-if not DEBUG:
-    secret_keys.production_keys_check(secret_key=SECRET_KEY, field_encryption_keys=FIELD_ENCRYPTION_KEYS)
+# FIELD_ENCRYPTION_KEYS (health data at rest) is read with the secret key, under Core.
 
 # Intake forms: how long to wait for JotForm's API when re-reading a submission, and how many
 # rows `rotate_encryption_keys` re-encrypts per transaction.
