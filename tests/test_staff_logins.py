@@ -284,6 +284,27 @@ class TestAManagerCannotTakeOverASuperuser:
         assert not TOTPDevice.objects.filter(name="planted").exists()
         assert not self.owner_login(password=SUPERUSER_PASSWORD, key=bytes(20))
 
+    def test_a_manager_cannot_give_a_superuser_backup_codes_it_knows(self, manager, owner):
+        response = manager.post(
+            "/admin/otp_static/staticdevice/add/",
+            {
+                "user": owner.pk,
+                "name": "planted codes",
+                "confirmed": "on",
+                "throttling_failure_count": 0,
+                "token_set-TOTAL_FORMS": 1,
+                "token_set-INITIAL_FORMS": 0,
+                "token_set-0-token": "planted-code",
+            },
+        )
+        assert response.status_code == 200
+        assert not StaticDevice.objects.filter(user=owner).exists()
+
+    def test_a_superusers_backup_codes_are_not_listed_to_a_manager(self, manager, owner):
+        codes = StaticDevice.objects.create(user=owner, name="owner's codes", confirmed=True)
+        assert manager.get(f"/admin/otp_static/staticdevice/{codes.pk}/change/").status_code == 404
+        assert "owner" not in manager.get("/admin/otp_static/staticdevice/").text.split("<tbody>")[-1]
+
     def test_a_manager_cannot_delete_a_superusers_authenticator(self, manager, owner):
         device = owner.totpdevice_set.get()
         assert manager.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 404
