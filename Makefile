@@ -10,6 +10,7 @@ export DJANGO_DEBUG ?= true
 
 # Unless the environment points at the real systems, `make run` wires the service to the
 # local MediRecords sandbox and the local fake of Microsoft Graph.
+# manage.py reads the same files on the same conditions (config/local_env.py): keep them in step.
 LOCAL_ENV_FILES := $(if $(MEDIRECORDS_API_URL),,config/sandbox.env) $(if $(AZURE_CLIENT_ID),,config/fake-graph.env)
 comma := ,
 space := $(empty) $(empty)

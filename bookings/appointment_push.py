@@ -82,11 +82,22 @@ def appointment_reminders() -> Reminders:
 
 
 def appointment_notes(booking: Booking) -> str:
-    """What the practitioner reads on the appointment: the reason and where the booking came from."""
+    """What the practitioner reads on the appointment: the reason and where the booking came from.
+
+    At most MEDIRECORDS_NOTES_MAX_LENGTH characters: a longer reason is cut, and the notes say
+    so and where the whole of it is. The last line is never cut: a lost create is found by it.
+    """
+    source = f"Booked through {_source(booking)} (booking #{booking.pk})."
     reason = _CARD_LIKE_NUMBER.sub("[number removed]", booking.reason.strip())
-    lines = [f"Reason: {reason}"] if reason else []
-    lines.append(f"Booked through {_source(booking)} (booking #{booking.pk}).")
-    return "\n".join(lines)
+    if not reason:
+        return source
+    line = f"Reason: {reason}"
+    room = settings.MEDIRECORDS_NOTES_MAX_LENGTH - len(source) - len("\n")
+    if len(line) > room:
+        mark = f" [\u2026] (cut to fit MediRecords: the full reason is on booking #{booking.pk})"
+        kept = room - len(mark)
+        line = line[:kept].rstrip() + mark if kept > len("Reason: ") else ""
+    return f"{line}\n{source}" if line else source
 
 
 def _appointment_create(booking: Booking, *, patient_id: str, client: MediRecordsClient) -> None:

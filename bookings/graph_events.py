@@ -23,6 +23,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from bookings.models import PATIENT_NAME_MAX_LENGTH
+
 # The questions on the practice's Calendly pages, as they appear in the event body, for each
 # thing we read from them. Staff who reword a question add its new wording here; matching
 # ignores case and the colon after the question.
@@ -51,7 +53,6 @@ SENSITIVITY_NOT_A_BOOKING: Final = frozenset({"private", "personal"})
 GRAPH_TIME_ZONE_UTC: Final = "UTC"
 OLDEST_DATE_OF_BIRTH: Final = date(1900, 1, 1)
 URL_MAX_LENGTH: Final = 500
-NAME_MAX_LENGTH: Final = 100
 
 T = TypeVar("T")
 
@@ -137,12 +138,16 @@ def event_booking_read(event: Mapping[str, Any], *, mailbox: str, today: date) -
 
     email = attendee["address"].strip().lower()
     first_name, last_name = name_split(_attendee_name(attendee, email=email))
+    first_name, last_name = (
+        _name_bounded(name, field_name, warnings)
+        for name, field_name in ((first_name, "first_name"), (last_name, "last_name"))
+    )
     return BookingDetails(
         starts_at=starts_at,
         ends_at=ends_at,
         patient=PatientDetails(
-            first_name=first_name[:NAME_MAX_LENGTH],
-            last_name=last_name[:NAME_MAX_LENGTH],
+            first_name=first_name,
+            last_name=last_name,
             email=email,
             mobile=mobile or "",
             date_of_birth=date_of_birth,
@@ -223,6 +228,14 @@ def _event_text(event: Mapping[str, Any]) -> str:
         except UnreadableBody:
             return preview
     return preview
+
+
+def _name_bounded(name: str, field_name: str, warnings: list[str]) -> str:
+    """The name as given, unless longer than we store: then its start, noted as `<field>_cut`."""
+    if len(name) <= PATIENT_NAME_MAX_LENGTH:
+        return name
+    warnings.append(f"{field_name}_cut")
+    return name[:PATIENT_NAME_MAX_LENGTH]
 
 
 def _answer_read(

@@ -10,6 +10,9 @@ from django.utils import timezone
 
 from practitioners.models import Practitioner
 
+# The longest name we store: a bound on what a stranger can make us hold, far above any real name.
+PATIENT_NAME_MAX_LENGTH = 255
+
 e164_validator = RegexValidator(r"^\+[1-9]\d{6,14}$", "Enter the number in E.164 form, e.g. +61412345678.")
 
 
@@ -33,8 +36,10 @@ class Patient(models.Model):
     booking told us too little); the intake forms replace them and clear the mark.
     """
 
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100)
+    # Wider than MediRecords takes (MEDIRECORDS_NAME_MAX_LENGTH): what the patient gave is kept
+    # whole here, and a name too long to send waits for staff instead of being cut.
+    first_name = models.CharField(max_length=PATIENT_NAME_MAX_LENGTH, blank=True)
+    last_name = models.CharField(max_length=PATIENT_NAME_MAX_LENGTH)
     date_of_birth = models.DateField(null=True, blank=True)
     sex = models.CharField(max_length=16, choices=Sex.choices, blank=True)
     email = models.EmailField(blank=True)

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from bookings.models import Patient, Sex, SyncOperation
 from bookings.sync_attempts import attempt_recorded
-from bookings.sync_errors import SyncBusy
+from bookings.sync_errors import SyncBusy, SyncNeedsAttention
 from bookings.sync_leases import lease_acquire, lease_release
 from medirecords import Gender, MediRecordsClient, NewPatient
 from medirecords import Patient as MediRecordsPatient
@@ -211,6 +211,7 @@ def _created_earlier(
 
 def _create(patient: Patient, *, client: MediRecordsClient, booking_id: int | None) -> MatchOutcome:
     new_patient, placeholder_fields = _placeholders(patient)
+    _names_fit_check(new_patient)
     # Committed before the request: if its answer is lost, the next attempt looks first.
     Patient.objects.filter(pk=patient.pk).update(medirecords_create_attempted_at=timezone.now())
     with attempt_recorded(booking_id=booking_id, operation=SyncOperation.PATIENT_CREATE):
@@ -245,6 +246,27 @@ def _placeholders(patient: Patient) -> tuple[NewPatient, list[str]]:
         notes=_notes(patient, placeholders=placeholder_fields, unknown=unknown, dob=dob, gender=gender),
     )
     return new_patient, placeholder_fields + unknown
+
+
+def _names_fit_check(new_patient: NewPatient) -> None:
+    """Refuse to create a patient whose name MediRecords would not hold whole.
+
+    MediRecords may cut a long name silently, or refuse it; either way the record would not say
+    what the patient gave us. Staff decide instead: the message gives lengths, never the name.
+    """
+    limit = settings.MEDIRECORDS_NAME_MAX_LENGTH
+    too_long = [
+        (label, len(name))
+        for label, name in (("first name", new_patient.first_name or ""), ("last name", new_patient.last_name))
+        if len(name) > limit
+    ]
+    if too_long:
+        lengths = " and ".join(f"{label} is {length} characters" for label, length in too_long)
+        raise SyncNeedsAttention(
+            f"The patient's {lengths}, more than the {limit} MediRecords holds (MEDIRECORDS_NAME_MAX_LENGTH), "
+            "so the patient was not created there with a name cut short. The full name is kept on our patient: "
+            "correct or shorten it there, then retry the sync."
+        )
 
 
 def _notes(patient: Patient, *, placeholders: list[str], unknown: list[str], dob: date, gender: Gender) -> str:

@@ -79,6 +79,7 @@ def phone_booking_create(
     minutes = practitioner.default_duration_minutes if duration_minutes is None else duration_minutes
     ends_at = starts_at + _duration(minutes)
     _aware_check(starts_at)
+    _future_check(starts_at)
     if follows is not None:
         _follows_check(follows=follows, patient=patient, starts_at=starts_at)
 
@@ -137,6 +138,7 @@ def phone_booking_move(
             raise PhoneBookingRefused(f"{current} is cancelled; a cancelled booking cannot be moved.")
         length = current.ends_at - current.starts_at if duration_minutes is None else _duration(duration_minutes)
         ends_at = starts_at + length
+        _future_check(starts_at)
         if (current.practitioner_id, current.starts_at, current.ends_at) == (practitioner.pk, starts_at, ends_at):
             raise PhoneBookingRefused(f"{current} is already at that time with {practitioner}.", field="starts_at")
         clash = slot_clash(practitioner_id=practitioner.pk, starts_at=starts_at, ends_at=ends_at, excluding=current.pk)
@@ -202,6 +204,21 @@ def follows_refusal(*, follows: Booking, patient: Patient | None, starts_at: dat
     if starts_at is not None and follows.starts_at >= starts_at:
         return f"{follows} is not before this appointment; a follow-up comes after the consultation."
     return None
+
+
+def past_start_refusal(*, starts_at: datetime) -> str | None:
+    """Why a booking cannot start at `starts_at`, when that time has passed; None when it is to come.
+
+    A time that has passed would reach MediRecords as an appointment nobody can attend, and
+    the patient would be told nothing (appointments that have started are not confirmed).
+    """
+    if starts_at > timezone.now():
+        return None
+    start = starts_at.astimezone(practice_zone())
+    return (
+        f"{start:%a} {start.day} {start:%b %Y %H:%M} has already passed (practice time): a phone booking is "
+        "for a time still to come. Check the date and choose a later time."
+    )
 
 
 def booking_when(starts_at: datetime, ends_at: datetime) -> str:
@@ -300,6 +317,12 @@ def _duration(minutes: int) -> timedelta:
     if minutes <= 0:
         raise PhoneBookingRefused("An appointment lasts at least a minute.", field="duration_minutes")
     return timedelta(minutes=minutes)
+
+
+def _future_check(starts_at: datetime) -> None:
+    refusal = past_start_refusal(starts_at=starts_at)
+    if refusal is not None:
+        raise PhoneBookingRefused(refusal, field="starts_at")
 
 
 def _aware_check(moment: datetime) -> None:

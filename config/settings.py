@@ -322,6 +322,11 @@ MEDIRECORDS_PLACEHOLDER_LAST_NAME = env.str("MEDIRECORDS_PLACEHOLDER_LAST_NAME",
 MEDIRECORDS_EMAIL_REMINDER = env.bool("MEDIRECORDS_EMAIL_REMINDER", default=True)
 MEDIRECORDS_REMINDER_METHOD = env.str("MEDIRECORDS_REMINDER_METHOD", default="1")
 MEDIRECORDS_REMINDER_TYPE = env.str("MEDIRECORDS_REMINDER_TYPE", default="1")
+# The longest names and appointment notes MediRecords is taken to hold (public notes give 500
+# for notes; 100 for names is assumed). A longer name is never sent cut short: the booking
+# waits for staff. Longer notes are cut, saying so, the full reason staying with the booking.
+MEDIRECORDS_NAME_MAX_LENGTH = env.int("MEDIRECORDS_NAME_MAX_LENGTH", default=100)
+MEDIRECORDS_NOTES_MAX_LENGTH = env.int("MEDIRECORDS_NOTES_MAX_LENGTH", default=500)
 
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.microsoft.com/v1.0")
 AZURE_AUTHORITY_HOST = env.str("AZURE_AUTHORITY_HOST", default="https://login.microsoftonline.com")

@@ -15,7 +15,7 @@ from bookings.models import (
     Booking,
 )
 from bookings.patient_search import NewPatientDetails, PatientFound, australian_mobile_e164, follows_candidates
-from bookings.phone_bookings import PHONE_PAYMENT_STATUSES, booking_when
+from bookings.phone_bookings import PHONE_PAYMENT_STATUSES, booking_when, past_start_refusal
 from bookings.selectors import bookings_visible_to
 from medirecords.schedule_time import AmbiguousLocalTime, NonexistentLocalTime, local_wall_time, minutes_between
 from practitioners.models import Practitioner
@@ -83,7 +83,7 @@ class AppointmentSlotForm(forms.Form):
         wall_time = datetime.combine(day, at.replace(second=0, microsecond=0))
         on_the_day = f"{at:%H:%M} on {day:%a} {day.day} {day:%b %Y}"
         try:
-            cleaned["starts_at"] = local_wall_time(wall_time, time_zone=practice_zone())
+            starts_at = local_wall_time(wall_time, time_zone=practice_zone())
         except NonexistentLocalTime:
             self.add_error(
                 "time",
@@ -96,6 +96,12 @@ class AppointmentSlotForm(forms.Form):
                 f"{on_the_day} happens twice: daylight saving ends that day and the clocks repeat "
                 "that hour. Choose a time outside it.",
             )
+        else:
+            refusal = past_start_refusal(starts_at=starts_at)
+            if refusal is None:
+                cleaned["starts_at"] = starts_at
+            else:
+                self.add_error("time", refusal)
         return cleaned
 
 

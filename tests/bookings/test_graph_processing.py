@@ -95,6 +95,17 @@ class TestNewBooking:
         assert fake_graph.event_gets == [JANE_EVENT_ID]
         assert sync_requests == [booking.pk]
 
+    def test_a_long_last_name_is_stored_whole(self, post, dr_dia_subscription, fake_graph, sync_requests):
+        # Longer than MediRecords is taken to hold: the sync flags it; here nothing is cut.
+        long_last_name = "Citizen" + "x" * 193
+        attendee = {"type": "required", "emailAddress": {"name": f"Jane {long_last_name}", "address": "jane@x.com"}}
+        fake_graph.events[JANE_EVENT_ID] = jane_event(attendees=[attendee])
+
+        post(fixture_bytes("graph-notification-created.json"))
+
+        patient = Booking.objects.get().patient
+        assert (patient.first_name, patient.last_name) == ("Jane", long_last_name)
+
     def test_a_free_initial_consultation_needs_no_payment(self, process, consultant_subscription, fake_graph):
         organizer = {"emailAddress": {"name": "Consultant", "address": CONSULTANT_MAILBOX}}
         fake_graph.events[JANE_EVENT_ID] = jane_event(organizer=organizer)

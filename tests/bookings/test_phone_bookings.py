@@ -4,6 +4,7 @@ import threading
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
@@ -39,6 +40,16 @@ pytestmark = pytest.mark.django_db
 PHONE_URL = "admin:bookings_booking_phone"
 # Times are shown as a range joined by an en dash, e.g. 14:00 to 14:30.
 DASH = "\u2013"
+# The clock these tests run on: before every day they book (the earliest, Sun 4 Oct 2026,
+# when daylight saving starts), so that a phone booking in the past is refused only where a
+# test asks for one, whatever today's date.
+NOW = sydney(2026, 9, 28, 9)
+
+
+@pytest.fixture(autouse=True)
+def practice_clock():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 # --- The practice, the logins, the form -------------------------------------------------
@@ -195,6 +206,38 @@ def test_a_new_patient_is_booked_synced_and_audited(
 
     change_page = desk.get(response["Location"]).content.decode()
     assert f"made with Nurse on Tue 1 Dec 2026 14:00{DASH}14:30" in change_page
+
+
+def test_a_time_already_passed_is_refused_and_nothing_is_sent(desk, front_desk, nurse, sync_requests):
+    with time_machine.travel(sydney(2026, 12, 1, 14, 5), tick=False):
+        desk.force_login(front_desk)  # the session from the clock's start has run out by then
+        response = book(desk, booking_data(nurse, date="01/12/2026", time="14:00"))
+
+    assert response.status_code == 200
+    assert field_errors(response, "time") == (
+        "Tue 1 Dec 2026 14:00 has already passed (practice time): a phone booking is for a time still to "
+        "come. Check the date and choose a later time."
+    )
+    assert not Booking.objects.exists()
+    assert sync_requests == []
+
+
+def test_the_service_refuses_a_booking_in_the_past(nurse, desk_actor, sync_requests):
+    with time_machine.travel(sydney(2026, 12, 1, 14), tick=False), pytest.raises(PhoneBookingRefused) as refused:
+        phone_booking_create(
+            practitioner=nurse,
+            patient=PatientFactory(),
+            starts_at=sydney(2026, 12, 1, 14),
+            duration_minutes=None,
+            reason="",
+            payment_status=PaymentStatus.NOT_REQUIRED,
+            follows=None,
+            actor=desk_actor,
+        )
+    assert refused.value.field == "starts_at"
+    assert "Tue 1 Dec 2026 14:00 has already passed" in str(refused.value)
+    assert not Booking.objects.exists()
+    assert sync_requests == []
 
 
 def test_a_given_duration_is_kept(desk, nurse):
@@ -555,6 +598,29 @@ def test_a_move_is_audited_and_synced(desk, phone_booking, sync_requests, django
     )
     assert entry.before == {"starts_at": "2026-12-01T14:00:00+11:00", "ends_at": "2026-12-01T14:30:00+11:00"}
     assert entry.after == {"starts_at": "2026-12-02T09:30:00+11:00", "ends_at": "2026-12-02T10:00:00+11:00"}
+
+
+def test_a_move_to_a_time_already_passed_is_refused(desk, front_desk, phone_booking, sync_requests, desk_actor):
+    with time_machine.travel(sydney(2026, 11, 30, 12), tick=False):
+        desk.force_login(front_desk)  # the session from the clock's start has run out by then
+        response = desk.post(move_url(phone_booking), move_data(phone_booking, date="30/11/2026", time="11:00"))
+        assert response.status_code == 200
+        assert "Mon 30 Nov 2026 11:00 has already passed" in field_errors(response, "time")
+
+        with pytest.raises(PhoneBookingRefused, match="has already passed") as refused:
+            phone_booking_move(
+                booking=phone_booking,
+                practitioner=phone_booking.practitioner,
+                starts_at=sydney(2026, 11, 30, 11),
+                duration_minutes=None,
+                reason="Patient asked",
+                actor=desk_actor,
+            )
+    assert refused.value.field == "starts_at"
+    phone_booking.refresh_from_db()
+    assert (phone_booking.starts_at, phone_booking.reschedule_count) == (sydney(2026, 12, 1, 14), 0)
+    assert sync_requests == []
+    assert not AuditEntry.objects.filter(booking=phone_booking).exists()
 
 
 def test_a_move_onto_another_booking_is_refused(desk, phone_booking):

@@ -6,8 +6,10 @@ import pytest
 from django.utils import timezone
 
 from bookings import sync
+from bookings.appointment_push import appointment_notes
 from bookings.models import BookingKind, BookingStatus, SyncState
 from medirecords.sandbox import SANDBOX_PRACTITIONERS
+from tests.bookings.factories import BookingFactory
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, seed_medirecords_patient, sydney
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +41,37 @@ def test_the_appointment_is_at_the_practice_wall_time_on_both_sides_of_daylight_
     [appointment] = sandbox.store.appointments()
     year, month, date_of_month = day
     assert appointment["scheduleTime"] == f"{year}-{month:02d}-{date_of_month:02d}T09:30"
+
+
+def test_notes_longer_than_medirecords_holds_are_cut_saying_so(sandbox, mr_client, sandbox_practitioner):
+    nurse = sandbox_practitioner("nurse")
+    reason = "Follow-up on bloods. " + "More detail. " * 100
+    booking = booking_at(nurse, sydney(2026, 12, 8), minutes=30, patient=new_person(), reason=reason)
+
+    sync.booking_sync(booking_id=booking.pk, client=mr_client)
+
+    [appointment] = sandbox.store.appointments()
+    notes = appointment["notes"]
+    assert len(notes) <= 500
+    assert notes.startswith("Reason: Follow-up on bloods. More detail.")
+    assert f"(cut to fit MediRecords: the full reason is on booking #{booking.pk})" in notes
+    assert notes.endswith(f"(booking #{booking.pk}).")
+    booking.refresh_from_db()
+    assert booking.reason == reason
+
+
+def test_the_notes_limit_is_a_setting_and_notes_within_it_are_whole(settings):
+    booking = BookingFactory(reason="Follow-up on bloods")
+    whole = appointment_notes(booking)
+    assert whole.startswith("Reason: Follow-up on bloods\n")
+
+    settings.MEDIRECORDS_NOTES_MAX_LENGTH = len(whole)
+    assert appointment_notes(booking) == whole
+
+    settings.MEDIRECORDS_NOTES_MAX_LENGTH = 150
+    cut = appointment_notes(BookingFactory(reason="x" * 300))
+    assert len(cut) == 150
+    assert "[\u2026] (cut to fit MediRecords" in cut
 
 
 def test_the_appointment_lands_in_the_practitioners_calendar_with_reminders_and_notes(

@@ -5,13 +5,14 @@ from datetime import date
 import pytest
 
 from bookings import sync
-from bookings.models import Patient, SyncState
+from bookings.models import Booking, Patient, SyncState
 from bookings.patient_matching import (
     MatchResult,
     medirecords_mobile,
     normalised_name,
     patient_match_or_create,
 )
+from bookings.sync_errors import SyncNeedsAttention
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, seed_medirecords_patient, sydney
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +73,41 @@ def test_placeholders_come_from_settings_and_an_unusable_mobile_is_left_out(sand
     assert "Not known yet: mobile." in created["notes"]
     patient.refresh_from_db()
     assert patient.placeholder_fields == ["last_name", "date_of_birth", "mobile"]
+
+
+def test_a_last_name_too_long_for_medirecords_waits_for_staff_and_is_kept_whole(sandbox, mr_client, dr_dia):
+    long_last_name = "Citizen" + "x" * 193
+    patient = new_person(last_name=long_last_name)
+    booking = booking_at(dr_dia, sydney(2026, 12, 7), patient=patient)
+
+    result = sync.booking_sync(booking_id=booking.pk, client=mr_client)
+
+    assert result.outcome == SyncState.NEEDS_ATTENTION
+    booking.refresh_from_db()
+    assert booking.sync_state == SyncState.NEEDS_ATTENTION
+    assert "last name is 200 characters, more than the 100 MediRecords holds" in booking.sync_error
+    assert long_last_name not in booking.sync_error
+    assert sandbox.store.patients() == []
+    assert sandbox.store.appointments() == []
+    patient.refresh_from_db()
+    assert (patient.last_name, patient.medirecords_patient_id) == (long_last_name, "")
+    assert patient.medirecords_create_attempted_at is None
+
+    # Staff shorten it on the patient and retry: the booking goes through.
+    Patient.objects.filter(pk=patient.pk).update(last_name="Citizen")
+    Booking.objects.filter(pk=booking.pk).update(sync_state=SyncState.PENDING)
+    assert sync.booking_sync(booking_id=booking.pk, client=mr_client).outcome == SyncState.SYNCED
+    [created] = sandbox.store.patients()
+    assert created["lastName"] == "Citizen"
+
+
+def test_the_name_limit_is_a_setting_and_covers_the_first_name(sandbox, mr_client, settings):
+    settings.MEDIRECORDS_NAME_MAX_LENGTH = 10
+    patient = new_person(first_name="Janette-Louise", last_name="Citizen")
+
+    with pytest.raises(SyncNeedsAttention, match="first name is 14 characters, more than the 10"):
+        patient_match_or_create(patient=patient, client=mr_client)
+    assert sandbox.store.patients() == []
 
 
 def test_the_same_names_and_birth_date_link_despite_accents_and_case(sandbox, mr_client, dr_dia):

@@ -1,0 +1,95 @@
+"""A command run by hand beside `make run` reads the local stand-ins' variables, as the service
+does; a deployment never does. Each case runs manage.py in a fresh interpreter, as a person would."""
+
+import json
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from config.local_env import LOCAL_ENV_FILES
+from practitioners.services import environ_file_read
+from tests.test_settings import PROJECT_ROOT
+from tests.test_settings import clean_environment as settings_environment
+
+SANDBOX_ENV, FAKE_GRAPH_ENV = (environ_file_read(path) for _, path in LOCAL_ENV_FILES)
+# What the command sees: the settings Graph is reached with, and the practitioners' ids that
+# `load_practice` reads from the environment.
+REPORT = """
+import json, os
+from django.conf import settings
+from practitioners.clients import graph_settings_missing
+print(json.dumps({
+    "graph_api_url": settings.GRAPH_API_URL,
+    "authority": settings.AZURE_AUTHORITY_HOST,
+    "client_id": settings.AZURE_CLIENT_ID,
+    "graph_missing": graph_settings_missing(),
+    "dr_dia_provider": os.environ.get("PRACTITIONER_DR_DIA_MEDIRECORDS_PROVIDER_ID", ""),
+    "dr_dia_mailbox": os.environ.get("PRACTITIONER_DR_DIA_O365_MAILBOX", ""),
+}))
+"""
+
+
+def clean_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The machine's environment without the service's variables, Graph's and the practitioners' too."""
+    others = ("AZURE_", "GRAPH_", "PRACTITIONER_")
+    environment = {key: value for key, value in settings_environment(tmp_path).items() if not key.startswith(others)}
+    return {**environment, **overrides}
+
+
+def what_manage_py_sees(environment: dict[str, str]) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", REPORT],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    report: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_with_nothing_set_a_command_talks_to_the_local_stand_ins_make_run_starts(tmp_path):
+    seen = what_manage_py_sees(clean_environment(tmp_path))
+
+    assert seen["graph_missing"] == []
+    assert (seen["graph_api_url"], seen["authority"], seen["client_id"]) == (
+        FAKE_GRAPH_ENV["GRAPH_API_URL"],
+        FAKE_GRAPH_ENV["AZURE_AUTHORITY_HOST"],
+        FAKE_GRAPH_ENV["AZURE_CLIENT_ID"],
+    )
+    assert seen["dr_dia_mailbox"] == FAKE_GRAPH_ENV["PRACTITIONER_DR_DIA_O365_MAILBOX"]
+    assert seen["dr_dia_provider"] == SANDBOX_ENV["PRACTITIONER_DR_DIA_MEDIRECORDS_PROVIDER_ID"]
+
+
+def test_the_real_systems_configured_in_the_environment_keep_their_values(tmp_path):
+    environment = clean_environment(
+        tmp_path,
+        AZURE_CLIENT_ID="real-application",
+        MEDIRECORDS_API_URL="https://api.medirecords.com/v1",
+        PRACTITIONER_DR_DIA_O365_MAILBOX="dr.dia@clinic.example.com.au",
+    )
+    seen = what_manage_py_sees(environment)
+
+    assert (seen["graph_api_url"], seen["client_id"]) == ("https://graph.microsoft.com/v1.0", "real-application")
+    assert seen["dr_dia_mailbox"] == "dr.dia@clinic.example.com.au"
+    assert seen["dr_dia_provider"] == ""
+
+
+def test_a_value_set_in_the_environment_wins_over_the_local_file(tmp_path):
+    seen = what_manage_py_sees(clean_environment(tmp_path, GRAPH_API_URL="http://127.0.0.1:9/v1.0"))
+
+    assert seen["graph_api_url"] == "http://127.0.0.1:9/v1.0"
+    assert seen["client_id"] == FAKE_GRAPH_ENV["AZURE_CLIENT_ID"]
+
+
+def test_a_deployment_never_reads_the_local_files(tmp_path):
+    production = clean_environment(tmp_path, DJANGO_DEBUG="false", DJANGO_SECRET_KEY=secrets.token_urlsafe(64))
+    distributed = clean_environment(tmp_path, DATABASE_URL=f"sqlite:///{Path(tmp_path) / 'other.sqlite3'}")
+
+    for environment in (production, distributed):
+        seen = what_manage_py_sees(environment)
+        assert (seen["client_id"], seen["dr_dia_provider"]) == ("", "")
+        assert seen["graph_missing"] != []
