@@ -62,8 +62,9 @@ def test_the_admin_pages_staff_open_show_no_csp_violation(
 ) -> None:
     page, complaints = watched_page
     manager = django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
-    booking = BookingFactory()
-    delivery = InboundDeliveryFactory()
+    booking = BookingFactory.create()
+    delivery = InboundDeliveryFactory.create()
+    assert booking.patient is not None
     device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
     base = str(live_server.url).rstrip("/")
 
