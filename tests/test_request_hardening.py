@@ -99,3 +99,19 @@ class TestContentSecurityPolicy:
             assert directives[directive] == value
         assert "unsafe-inline" not in response["Content-Security-Policy"]
         assert "unsafe-eval" not in response["Content-Security-Policy"]
+
+
+class TestLimitedViewsKeepTheirProtections:
+    def test_the_receivers_stay_csrf_exempt_and_the_login_stays_csrf_protected(self, settings):
+        from django.test import Client
+
+        settings.JOTFORM_WEBHOOK_TOKEN = "webhook-token"
+        strict = Client(enforce_csrf_checks=True)
+
+        assert (
+            strict.post("/booking/practitioner", data=b'{"value": []}', content_type="application/json").status_code
+            == 202
+        )
+        assert strict.post("/forms/full?token=webhook-token", data={}).status_code == 400  # read, not refused
+        assert strict.post("/admin/login/", {"username": "a", "password": "b"}).status_code == 403
+        assert b"CSRF" in strict.post("/admin/login/", {"username": "a", "password": "b"}).content
