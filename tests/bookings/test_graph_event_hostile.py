@@ -9,6 +9,7 @@ from bookings.graph_events import NAME_MAX_LENGTH, REASON_MAX_LENGTH, event_book
 from bookings.models import Booking, Patient
 from bookings.untrusted_input import BoundedText, bidi_controls_strip, text_bounded
 from tests.bookings.conftest import DR_DIA_MAILBOX, JANE_EVENT_ID, jane_event, notification
+from tests.bookings.factories import PatientFactory
 
 TODAY = date(2026, 11, 25)
 BODY = (
@@ -54,7 +55,7 @@ class TestAttendeeEmail:
         assert "email_invalid" not in details.warnings
 
     @pytest.mark.django_db
-    def test_the_injected_header_never_reaches_a_patient(self, process, dr_dia_subscription, fake_graph):
+    def test_the_injected_header_never_reaches_a_patient(self, process, dr_dia_subscription, fake_graph, sync_requests):
         fake_graph.events[JANE_EVENT_ID] = with_attendee(
             address="jane.citizen@example.com.au\r\nbcc: everyone@example.org"
         )
@@ -114,3 +115,18 @@ class TestHelpers:
 
     def test_bidi_controls_strip_keeps_right_to_left_letters(self):
         assert bidi_controls_strip("\u202bمريم\u202c") == "مريم"
+
+
+@pytest.mark.django_db
+def test_a_refused_address_never_links_the_booking_to_a_namesake_without_email(
+    process, dr_dia_subscription, fake_graph, sync_requests
+):
+    namesake = PatientFactory(first_name="Jane", last_name="Citizen", email="", date_of_birth=None)
+    fake_graph.events[JANE_EVENT_ID] = with_attendee(address="jane.citizen@example.com.au\r\nbcc: x@example.org")
+
+    process(notification("created"))
+    process(notification("updated", etag='W/"v2"'))
+
+    booking = Booking.objects.get()
+    assert booking.patient != namesake
+    assert Patient.objects.count() == 2, "the booking keeps the patient it was given when the event changes"
