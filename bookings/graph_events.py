@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from bookings.models import PATIENT_NAME_MAX_LENGTH
+from bookings.untrusted_input import bidi_controls_strip, email_or_none, text_bounded
 
 # The questions on the practice's Calendly pages, as they appear in the event body, for each
 # thing we read from them. Staff who reword a question add its new wording here; matching
@@ -53,6 +54,12 @@ SENSITIVITY_NOT_A_BOOKING: Final = frozenset({"private", "personal"})
 GRAPH_TIME_ZONE_UTC: Final = "UTC"
 OLDEST_DATE_OF_BIRTH: Final = date(1900, 1, 1)
 URL_MAX_LENGTH: Final = 500
+# Where each free-text value is stored: Patient.first_name / last_name / email hold 255, 255
+# and 254 characters; Booking.reason is unbounded text, bounded here so that one event cannot
+# store megabytes. What fits is kept and the cut is flagged in the booking's warnings.
+NAME_MAX_LENGTH: Final = PATIENT_NAME_MAX_LENGTH
+EMAIL_MAX_LENGTH: Final = 254
+REASON_MAX_LENGTH: Final = 2000
 
 T = TypeVar("T")
 
@@ -136,27 +143,44 @@ def event_booking_read(event: Mapping[str, Any], *, mailbox: str, today: date) -
     if not is_made_by_calendly(text, links=(cancel_url or "", reschedule_url or "")):
         raise EventNotABooking("the event shows no sign of Calendly (no Calendly link, no Calendly footer)")
 
-    email = attendee["address"].strip().lower()
-    first_name, last_name = name_split(_attendee_name(attendee, email=email))
-    first_name, last_name = (
-        _name_bounded(name, field_name, warnings)
-        for name, field_name in ((first_name, "first_name"), (last_name, "last_name"))
-    )
+    email = attendee_email_read(attendee["address"], warnings=warnings)
+    first_name, last_name = name_split(bidi_controls_strip(_attendee_name(attendee, email=attendee["address"])))
     return BookingDetails(
         starts_at=starts_at,
         ends_at=ends_at,
         patient=PatientDetails(
-            first_name=first_name,
-            last_name=last_name,
+            first_name=_text_fitted(first_name, "first_name", NAME_MAX_LENGTH, warnings),
+            last_name=_text_fitted(last_name, "last_name", NAME_MAX_LENGTH, warnings),
             email=email,
             mobile=mobile or "",
             date_of_birth=date_of_birth,
         ),
-        reason=answers.get("reason", ""),
+        reason=_text_fitted(answers.get("reason", ""), "reason", REASON_MAX_LENGTH, warnings),
         cancel_url=cancel_url or "",
         reschedule_url=reschedule_url or "",
         warnings=tuple(warnings),
     )
+
+
+def attendee_email_read(address: str, *, warnings: list[str]) -> str:
+    """The attendee's address when Django's EmailValidator takes it; otherwise "" and `email_invalid`.
+
+    Graph passes on whatever the invitation held: an address with a line break and a header
+    after it ("...\r\nbcc: ...") must never become a patient's email.
+    """
+    email = email_or_none(address)
+    if email is None or len(email) > EMAIL_MAX_LENGTH:
+        warnings.append("email_invalid")
+        return ""
+    return email
+
+
+def _text_fitted(text: str, field_name: str, max_length: int, warnings: list[str]) -> str:
+    """`text` cut to `max_length`, with `<field_name>_truncated` in `warnings` when it had to be."""
+    bounded = text_bounded(text, max_length=max_length)
+    if bounded.truncated:
+        warnings.append(f"{field_name}_truncated")
+    return bounded.text
 
 
 def is_made_by_calendly(text: str, *, links: tuple[str, ...]) -> bool:
@@ -228,14 +252,6 @@ def _event_text(event: Mapping[str, Any]) -> str:
         except UnreadableBody:
             return preview
     return preview
-
-
-def _name_bounded(name: str, field_name: str, warnings: list[str]) -> str:
-    """The name as given, unless longer than we store: then its start, noted as `<field>_cut`."""
-    if len(name) <= PATIENT_NAME_MAX_LENGTH:
-        return name
-    warnings.append(f"{field_name}_cut")
-    return name[:PATIENT_NAME_MAX_LENGTH]
 
 
 def _answer_read(

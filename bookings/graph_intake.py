@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from bookings.inbox import delivery_store
 from bookings.models import DeliverySource, InboundDelivery
+from bookings.untrusted_input import JSON_DEPTH_MAX, json_nesting_depth
 from practitioners.models import SubscriptionReceiver
 from practitioners.selectors import SubscriptionCredentials, graph_subscription_credentials
 
@@ -127,6 +128,9 @@ def _notifications_parse(body: bytes) -> list[dict[str, Any]]:
         raise MalformedNotifications("the body is not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("value"), list):
         raise MalformedNotifications('the body has no "value" list')
+    if json_nesting_depth(document) > JSON_DEPTH_MAX:
+        # Parsed, but storing it again as JSON could exhaust the stack.
+        raise MalformedNotifications(f"the body is nested more than {JSON_DEPTH_MAX} levels deep")
     notifications: list[dict[str, Any]] = document["value"]
     if len(notifications) > NOTIFICATIONS_PER_POST_MAX:
         raise MalformedNotifications(f'"value" holds more than {NOTIFICATIONS_PER_POST_MAX} notifications')

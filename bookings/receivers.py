@@ -7,11 +7,13 @@ slow, so these views only check and store; the work happens on a worker afterwar
 import logging
 from collections.abc import Callable
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from bookings.graph_intake import MalformedNotifications, NotificationUrl, notifications_accept
+from bookings.untrusted_input import body_too_large_answer
 
 logger = logging.getLogger("clinic.graph")
 
@@ -32,7 +34,11 @@ def graph_receiver(url: NotificationUrl) -> GraphView:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         try:
-            notifications_accept(body=request.body, url=url, content_type=request.content_type or "")
+            body = request.body
+        except RequestDataTooBig:
+            return body_too_large_answer()
+        try:
+            notifications_accept(body=body, url=url, content_type=request.content_type or "")
         except MalformedNotifications as error:
             return JsonResponse({"error": str(error)}, status=400)
         except DatabaseError:

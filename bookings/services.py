@@ -127,7 +127,8 @@ def patient_find_or_create(*, details: PatientDetails) -> tuple[Patient, bool]:
     patient only gains the details it lacks. Matching to MediRecords' record is the sync's
     job, not this one's.
     """
-    candidates = Patient.objects.filter(email__iexact=details.email).order_by("pk")
+    # No email (none given, or one refused as invalid): a name alone may be anyone's.
+    candidates = Patient.objects.filter(email__iexact=details.email).order_by("pk") if details.email else []
     patient = next((candidate for candidate in candidates if patient_is_described(candidate, details)), None)
     if patient is None:
         patient = Patient.objects.create(**{name: getattr(details, name) for name in PATIENT_FIELDS})

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "django_guid",
+    "csp",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -68,9 +69,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before django-guid: a caller's X-Correlation-ID that is not a short safe id is dropped.
+    "config.middleware.correlation_id_guard_middleware",
     "django_guid.middleware.guid_middleware",
     "config.middleware.request_log_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -162,6 +166,31 @@ if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp 4 format): scripts, styles and
+# everything else from this site only, no inline script or style, never framed: Django's admin
+# and django-otp's pages need nothing else (tests/browser checks them in Chromium).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# The largest request body read (Graph notifications, JotForm webhooks, admin forms); a larger
+# one is answered 413 by the receivers. Django's own default, 2.5 MiB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)
+# Requests per client address (config.client_address) on the public receivers and the login
+# page, as "count/period" (s, m, h); over it a request is answered 429 with Retry-After and
+# stores nothing. Graph delivers bursts from a few of Microsoft's addresses, hence its room.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_GRAPH = env.str("RATELIMIT_GRAPH", default="6000/m")
+RATELIMIT_JOTFORM = env.str("RATELIMIT_JOTFORM", default="120/m")
+RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="20/m")
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 60 * 60)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,11 +3,13 @@
 import logging
 from collections.abc import Callable
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from bookings.untrusted_input import body_too_large_answer
 from forms_intake.models import FormType
 from forms_intake.parsing import MalformedSubmission
 from forms_intake.receiving import FormMismatch, submission_accept, webhook_token_valid
@@ -26,7 +28,10 @@ def form_receiver(form_type: FormType) -> FormView:
             return HttpResponseNotAllowed(["POST"])
         if not webhook_token_valid(request.GET.get("token", "")):
             return JsonResponse({"error": "forbidden"}, status=403)
-        body = request.body  # read before request.POST consumes the stream
+        try:
+            body = request.body  # read before request.POST consumes the stream
+        except RequestDataTooBig:
+            return body_too_large_answer()
         try:
             submission_accept(
                 form_type=form_type, form=request.POST, body=body, content_type=request.headers.get("Content-Type", "")

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from bookings.models import Sex
+from bookings.models import PATIENT_NAME_MAX_LENGTH, Sex
+from bookings.untrusted_input import bidi_controls_strip, text_bounded
 from forms_intake.parsing import JSON, answer_text
 
 MEDICARE_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9)
@@ -44,9 +45,12 @@ _STATE_NAMES = {
 }
 _SEXES = {"female": Sex.FEMALE, "f": Sex.FEMALE, "male": Sex.MALE, "m": Sex.MALE}
 
+# Names go to the patient's record as they are: one too long to store is refused, never cut.
+NAME_FIELDS = ("first_name", "last_name")
+NAME_MAX_LENGTH = PATIENT_NAME_MAX_LENGTH  # Patient.first_name and last_name
+# Other free text keeps its first TEXT_MAX_LENGTH characters, and the cut is named as a problem.
+TEXT_MAX_LENGTH = 500
 TEXT_FIELDS = (
-    "first_name",
-    "last_name",
     "dva_number",
     "emergency_contact_name",
     "emergency_contact_relationship",
@@ -99,8 +103,18 @@ def intake_validate(*, values: JSON, today: date | None = None) -> CleanIntake:
         except ValidationError as error:
             clean.problems.append(Problem(name, error.messages[0]))
 
+    for name in NAME_FIELDS:
+        check(name, name_clean)
     for name in TEXT_FIELDS:
-        check(name, lambda value: answer_text(value)[:500])
+        if name in values and answer_text(values[name]):
+            bounded = text_bounded(answer_text(values[name]), max_length=TEXT_MAX_LENGTH)
+            clean.values[name] = bounded.text
+            if bounded.truncated:
+                clean.problems.append(
+                    Problem(
+                        name, f"is longer than {TEXT_MAX_LENGTH} characters: only the first {TEXT_MAX_LENGTH} were kept"
+                    )
+                )
     check("email", email_clean)
     check("mobile", mobile_clean)
     check("emergency_contact_mobile", mobile_clean)
@@ -114,6 +128,14 @@ def intake_validate(*, values: JSON, today: date | None = None) -> CleanIntake:
         if name.startswith("triage_") and answer_text(value):
             clean.values[name] = answer_text(value)
     return clean
+
+
+def name_clean(value: Any) -> str:
+    """A name without bidirectional or other control characters, refused when too long to store."""
+    name = text_bounded(bidi_controls_strip(answer_text(value)), max_length=NAME_MAX_LENGTH)
+    if name.truncated:
+        raise ValidationError(f"is longer than {NAME_MAX_LENGTH} characters")
+    return name.text
 
 
 def email_clean(value: Any) -> str:

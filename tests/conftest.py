@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -27,6 +29,12 @@ def _forget_cached_subscription_credentials():
     graph_subscription_credentials_forget()
     yield
     graph_subscription_credentials_forget()
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_counts_of_its_own(settings):
+    """Each test counts requests afresh: the suite posts from one address for minutes on end."""
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
 
 
 @pytest.fixture

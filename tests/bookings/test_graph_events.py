@@ -183,7 +183,7 @@ class TestEvent:
         )
         details = event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
         assert (details.patient.first_name, details.patient.last_name) == ("Jane", long_last_name)
-        assert "last_name_cut" not in details.warnings
+        assert "last_name_truncated" not in details.warnings
 
     def test_a_name_longer_than_we_store_is_cut_saying_so(self):
         event = jane_event(
@@ -193,7 +193,7 @@ class TestEvent:
         )
         details = event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
         assert details.patient.last_name == "C" * 255
-        assert "last_name_cut" in details.warnings
+        assert "last_name_truncated" in details.warnings
 
     def test_the_body_preview_serves_when_there_is_no_body(self):
         event = jane_event(body=None)

@@ -343,3 +343,73 @@ class TestWorkPerPost:
 
         assert response.status_code == 202
         assert InboundDelivery.objects.count() == 2
+
+
+class TestHostileBodies:
+    def test_nesting_parseable_but_deeper_than_graph_sends_is_malformed(self, client, dr_dia_subscription):
+        # Parsed by json.loads, but too deep to store again as JSON without exhausting the stack.
+        item = notification("created", deep=json.loads("[" * 900 + "]" * 900))
+
+        response = post(client, "/booking/practitioner", {"value": [item]})
+
+        assert response.status_code == 400
+        assert not InboundDelivery.objects.exists()
+
+    @pytest.mark.parametrize("url", GRAPH_URLS)
+    def test_a_body_over_the_limit_is_413_with_the_limit_named(self, client, dr_dia_subscription, settings, url):
+        body = fixture_bytes("graph-notification-created.json")
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body) - 1
+
+        response = post(client, url, body)
+
+        assert response.status_code == 413
+        assert response.json() == {
+            "error": f"the body is larger than {len(body) - 1} bytes, the most this service accepts"
+        }
+        assert not InboundDelivery.objects.exists()
+
+    def test_a_body_at_the_limit_is_accepted(self, client, dr_dia_subscription, settings):
+        body = fixture_bytes("graph-notification-created.json")
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body)
+
+        assert post(client, "/booking/practitioner", body).status_code == 202
+
+
+class TestRateLimit:
+    def test_over_the_limit_is_429_with_retry_after_and_stores_nothing(self, client, dr_dia_subscription, settings):
+        settings.RATELIMIT_GRAPH = "3/m"
+        for _ in range(3):
+            assert post(client, "/booking/practitioner", {"value": []}).status_code == 202
+
+        response = post(client, "/booking/practitioner", fixture_bytes("graph-notification-created.json"))
+
+        assert response.status_code == 429
+        assert 1 <= int(response["Retry-After"]) <= 60
+        assert not InboundDelivery.objects.exists()
+
+    def test_the_three_urls_share_one_count_per_address(self, client, dr_dia_subscription, settings):
+        settings.RATELIMIT_GRAPH = "2/m"
+        assert post(client, "/booking/consultant", {"value": []}).status_code == 202
+        assert post(client, "/booking/lifecycle", {"value": []}).status_code == 202
+        assert post(client, "/booking/practitioner", {"value": []}).status_code == 429
+        other = client.post(
+            "/booking/practitioner", data=b'{"value": []}', content_type="application/json", REMOTE_ADDR="192.0.2.7"
+        )
+        assert other.status_code == 202
+
+    def test_the_default_leaves_room_for_a_burst_from_graph(self, client, dr_dia_subscription):
+        for _ in range(200):
+            assert post(client, "/booking/practitioner", {"value": []}).status_code == 202
+
+    def test_a_cache_that_does_not_answer_lets_notifications_in(self, client, dr_dia_subscription, monkeypatch):
+        from django.core.cache import caches
+
+        def broken(*args, **kwargs):
+            raise ConnectionError("cache down")
+
+        monkeypatch.setattr(caches["default"], "add", broken)
+
+        response = post(client, "/booking/practitioner", fixture_bytes("graph-notification-created.json"))
+
+        assert response.status_code == 202
+        assert InboundDelivery.objects.count() == 1

@@ -1,0 +1,133 @@
+"""The console under its Content-Security-Policy, in Chromium: every admin page staff open
+loads and works without one violation, and the policy itself is the strict one."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import ConsoleMessage, Page, expect
+
+from tests.bookings.factories import BookingFactory, InboundDeliveryFactory
+from tests.browser.conftest import AdminLogin
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "a-long-test-password"
+# Before the bookings the factories make, so the change pages show upcoming ones.
+NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+# The browser's own report of each violation, collected in the page before any of its scripts run.
+VIOLATION_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
+
+
+@pytest.fixture
+def _clock() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=True):
+        yield
+
+
+@pytest.fixture
+def watched_page(page: Page) -> tuple[Page, list[str]]:
+    """The page, and every CSP complaint Chromium writes to its console or reports as an event."""
+    complaints: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            complaints.append(message.text)
+
+    page.on("console", on_console)
+    page.add_init_script(VIOLATION_RECORDER)
+    return page, complaints
+
+
+def _visit(page: Page, url: str) -> list[str]:
+    response = page.goto(url)
+    assert response is not None, url
+    assert response.status == 200, url
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    page.wait_for_load_state("load")
+    violations: list[str] = page.evaluate("window.__cspViolations")
+    return violations
+
+
+@pytest.mark.usefixtures("_clock")
+def test_the_admin_pages_staff_open_show_no_csp_violation(
+    watched_page: tuple[Page, list[str]], live_server, admin_login: AdminLogin, django_user_model
+) -> None:
+    page, complaints = watched_page
+    manager = django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
+    booking = BookingFactory.create()
+    delivery = InboundDeliveryFactory.create()
+    assert booking.patient is not None
+    device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
+    base = str(live_server.url).rstrip("/")
+
+    admin_login(page, base, "manager", PASSWORD)
+    expect(page.get_by_role("heading", name="Staff console", level=1)).to_be_visible()
+
+    paths = [
+        "/admin/",
+        "/admin/bookings/booking/",
+        f"/admin/bookings/booking/{booking.pk}/change/",
+        "/admin/bookings/booking/phone/",
+        "/admin/bookings/patient/",
+        f"/admin/bookings/patient/{booking.patient.pk}/change/",
+        "/admin/bookings/inbounddelivery/",
+        f"/admin/bookings/inbounddelivery/{delivery.pk}/change/",
+        "/admin/bookings/auditentry/",
+        "/admin/bookings/notification/",
+        "/admin/forms_intake/formsubmission/",
+        "/admin/practitioners/practitioner/",
+        f"/admin/practitioners/practitioner/{booking.practitioner.pk}/change/",
+        "/admin/practitioners/graphsubscription/",
+        "/admin/auth/user/",
+        f"/admin/auth/user/{manager.pk}/change/",
+        "/admin/auth/user/add/",
+        "/admin/auth/group/add/",
+        "/admin/otp_totp/totpdevice/",
+        f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+        "/admin/axes/accessattempt/",
+    ]
+    violations = {path: found for path in paths if (found := _visit(page, f"{base}{path}"))}
+
+    assert violations == {}
+    assert complaints == []
+
+
+@pytest.mark.usefixtures("_clock")
+def test_the_consoles_scripts_still_run_under_the_policy(
+    watched_page: tuple[Page, list[str]], live_server, admin_login: AdminLogin, django_user_model
+) -> None:
+    """The admin's own JavaScript (the changelist's select-all, the filter widget) is allowed."""
+    page, complaints = watched_page
+    django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
+    BookingFactory.create_batch(2)
+    base = str(live_server.url).rstrip("/")
+    admin_login(page, base, "manager", PASSWORD)
+
+    _visit(page, f"{base}/admin/bookings/booking/")
+    page.locator("#action-toggle").check()
+    expect(page.locator("input.action-select:checked")).to_have_count(2)
+    expect(page.locator(".action-counter")).to_contain_text("2 of 2 selected")
+
+    _visit(page, f"{base}/admin/auth/group/add/")
+    expect(page.locator("#id_permissions_filter, #id_permissions_input").first).to_be_visible()
+
+    assert complaints == []
+
+
+def test_the_two_factor_login_page_shows_no_csp_violation(
+    watched_page: tuple[Page, list[str]], live_server, settings
+) -> None:
+    settings.ADMIN_REQUIRE_TWO_FACTOR = True
+    page, complaints = watched_page
+
+    assert _visit(page, f"{str(live_server.url).rstrip('/')}/admin/login/") == []
+    expect(page.locator("#id_otp_token")).to_be_visible()
+    assert complaints == []
