@@ -300,6 +300,10 @@ MEDIRECORDS_PLACEHOLDER_LAST_NAME = env.str("MEDIRECORDS_PLACEHOLDER_LAST_NAME",
 MEDIRECORDS_EMAIL_REMINDER = env.bool("MEDIRECORDS_EMAIL_REMINDER", default=True)
 MEDIRECORDS_REMINDER_METHOD = env.str("MEDIRECORDS_REMINDER_METHOD", default="1")
 MEDIRECORDS_REMINDER_TYPE = env.str("MEDIRECORDS_REMINDER_TYPE", default="1")
+# The appointment's `cancellationReason` on a cancellation: a code, sent as a number as public
+# clients send it (the code table is unpublished: check it with MediRecords); the words go to
+# the appointment's notes.
+MEDIRECORDS_CANCELLATION_REASON_CODE = env.int("MEDIRECORDS_CANCELLATION_REASON_CODE", default=1)
 
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.microsoft.com/v1.0")
 AZURE_AUTHORITY_HOST = env.str("AZURE_AUTHORITY_HOST", default="https://login.microsoftonline.com")
