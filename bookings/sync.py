@@ -191,10 +191,11 @@ def medirecords_probe(*, client: MediRecordsClient) -> bool:
     try:
         client.ping()
     except MediRecordsError as error:
-        if not is_transient(error):
-            raise
-        medirecords_failure_note()
-        return False
+        if is_transient(error):
+            medirecords_failure_note()
+            return False
+        # Any other answer (a refused token, say) still shows MediRecords is reachable again:
+        # the syncs it resumes then say what is wrong, booking by booking.
     if _outage_ended():
         booking_syncs_resume_enqueue()
     return True

@@ -184,3 +184,12 @@ def test_the_waiting_syncs_are_resumed_in_bounded_batches_soonest_appointment_fi
     assert sync_requests == [booking.pk for booking in bookings]
     # A full batch has the next one enqueued behind it; the last, short one does not.
     assert resumes == ["next batch", "next batch"]
+
+
+def test_the_probe_takes_any_answer_but_a_failure_as_medirecords_being_back(sandbox, mr_client, clock):
+    medirecords_failure_note()
+    clock.shift(timedelta(minutes=1))
+    sandbox.set_faults(fail_next=[{"status": 401, "count": 1}])
+
+    assert sync.medirecords_probe(client=mr_client)
+    assert medirecords_unreachable_since() is None
