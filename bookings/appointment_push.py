@@ -61,8 +61,16 @@ def appointment_push(*, booking: Booking, patient_id: str | None, client: MediRe
     if cancelled:
         if current.status == AppointmentStatus.CANCELLED:
             return AppointmentChange.ADOPTED if adopted else AppointmentChange.UNCHANGED
+        # The booking's latest time goes with the cancellation, in the same update: a move that
+        # failed and was then overtaken by the cancellation must not leave it at its old time.
         with attempt_recorded(booking_id=booking.pk, operation=SyncOperation.APPOINTMENT_CANCEL):
-            client.appointment_cancel(current.id, reason=_cancellation_reason(booking))
+            client.appointment_cancel(
+                current.id,
+                reason_code=settings.MEDIRECORDS_CANCELLATION_REASON_CODE,
+                note=_cancellation_note(booking),
+                starts_at=booking.starts_at,
+                interval_code=_interval_code_if_known(booking, client=client),
+            )
         return AppointmentChange.CANCELLED
     if current.status == AppointmentStatus.CANCELLED:
         raise SyncNeedsAttention(
@@ -202,6 +210,15 @@ def _interval_code(booking: Booking, *, client: MediRecordsClient) -> str:
     return client.interval_code_for(_minutes(booking.starts_at, booking.ends_at))
 
 
+def _interval_code_if_known(booking: Booking, *, client: MediRecordsClient) -> str | None:
+    """The code of the booking's length, or None (keep MediRecords' length) when it has none:
+    a cancellation must not fail for a length only the move would have needed."""
+    try:
+        return _interval_code(booking, client=client)
+    except ValueError:
+        return None
+
+
 def _minutes(start: datetime, end: datetime) -> int:
     return int((end - start) / timedelta(minutes=1))
 
@@ -214,7 +231,8 @@ def _source(booking: Booking) -> str:
     return "the Office 365 calendar"
 
 
-def _cancellation_reason(booking: Booking) -> str:
+def _cancellation_note(booking: Booking) -> str:
+    """The words of the cancellation, for the appointment's notes (its reason is a code)."""
     return f"Cancelled through {_source(booking)}."
 
 

@@ -267,6 +267,33 @@ class SyncAttempt(models.Model):
         return f"{self.get_operation_display()} for booking #{self.booking_id}"
 
 
+class MediRecordsAvailability(models.Model):
+    """Whether MediRecords answers, as every worker's syncs see it: one row, pk 1.
+
+    Workers change it only by single conditional UPDATEs (`bookings.sync_outage`), so of
+    several workers seeing MediRecords answer again exactly one ends the outage and resumes
+    the waiting syncs.
+    """
+
+    SINGLETON_PK = 1
+
+    unreachable_since = models.DateTimeField(
+        null=True, blank=True, help_text="Set while MediRecords is failing: when the failures began."
+    )
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_outage_began_at = models.DateTimeField(null=True, blank=True)
+    last_recovered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When MediRecords last answered again after failures."
+    )
+
+    class Meta:
+        verbose_name = "MediRecords availability"
+        verbose_name_plural = "MediRecords availability"
+
+    def __str__(self) -> str:
+        return "MediRecords unreachable" if self.unreachable_since else "MediRecords answering"
+
+
 class DeliverySource(models.TextChoices):
     GRAPH = "graph", "Microsoft Graph change notification"
     GRAPH_LIFECYCLE = "graph-lifecycle", "Microsoft Graph lifecycle notification"

@@ -13,15 +13,23 @@ left by a worker that died runs out (MEDIRECORDS_SYNC_LEASE_SECONDS), and
 `booking_sync_sweep` enqueues again what was requested but never finished.
 
 Failures that may pass (rate limits, MediRecords' 5xx, no answer) are retried with
-exponential back-off and full jitter until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS; anything
+exponential back-off and full jitter, capped at MEDIRECORDS_SYNC_RETRY_MAX_SECONDS (minutes,
+not hours: a clinic cannot wait), until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS; anything
 else, and whatever is still failing at the horizon, waits for staff as "needs attention" with
 MediRecords' message (field names and messages, never patient values).
+
+Such failures also mark MediRecords unreachable (`bookings.sync_outage`). The first sync (or
+the probe beat runs meanwhile) that sees it answer again resumes every sync still waiting on
+its back-off, in bounded batches, so the waiting bookings go in as soon as MediRecords is
+back rather than one back-off later. A scheduled retry carries the failure count it was
+scheduled for: once another run has synced or failed the booking since, it is stale and
+returns at once, so resumed syncs never leave two retry chains for one booking.
 """
 
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,9 +41,16 @@ from django.utils import timezone
 from bookings.appointment_push import appointment_push
 from bookings.models import Booking, BookingStatus, SyncState
 from bookings.patient_matching import patient_match_or_create
-from bookings.sync_attempts import error_summary
+from bookings.sync_attempts import answers_observed, error_summary
 from bookings.sync_errors import SyncBusy, SyncNeedsAttention
 from bookings.sync_leases import lease_acquire, lease_release, lease_renew
+from bookings.sync_outage import (
+    medirecords_answer_note,
+    medirecords_failure_note,
+    medirecords_unreachable_since,
+    outage_lasted,
+    waiting_syncs_claim,
+)
 from medirecords import MediRecordsClient, MediRecordsError, RateLimited, is_transient
 
 logger = logging.getLogger("clinic.sync")
@@ -44,6 +59,9 @@ logger = logging.getLogger("clinic.sync")
 PASSES_MAX = 10
 BUSY = "busy"
 MISSING = "missing"
+# A scheduled retry that another run overtook (the booking synced, or failed again and has a
+# retry of its own scheduled).
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,10 @@ class SyncResult:
     outcome: str
     retry_in_seconds: float | None = None
     detail: str = ""
+    # With a retry: the failure count it is scheduled for (see `booking_sync`'s `retry_of`).
+    retry_of: int | None = None
+    # Whether this pass saw MediRecords answer again after an outage, and so ended it.
+    ended_outage: bool = False
 
 
 def booking_sync_request(*, booking_id: int) -> None:
@@ -81,13 +103,18 @@ def booking_sync_enqueue(*, booking_id: int) -> None:
     transaction.on_commit(lambda: booking_sync_task.delay(booking_id), robust=True)
 
 
-def booking_sync(*, booking_id: int, client: MediRecordsClient) -> SyncResult:
+def booking_sync(*, booking_id: int, client: MediRecordsClient, retry_of: int | None = None) -> SyncResult:
     """Bring MediRecords in line with the booking: its patient, and its appointment.
 
     The one place a booking reaches MediRecords. Must not run inside a transaction: what it
     writes (the lease, the ids learnt) has to be committed before each call it makes.
+    `retry_of` is given by a scheduled retry: the failure count it was scheduled after.
     """
     started = time.perf_counter()
+    if retry_of is not None and not Booking.objects.filter(pk=booking_id, sync_transient_failures=retry_of).exists():
+        result = SyncResult(booking_id, SUPERSEDED)
+        _log(result, started=started, passes=0)
+        return result
     token = lease_acquire(model=Booking, pk=booking_id)
     if token is None:
         outcome = BUSY if Booking.objects.filter(pk=booking_id).exists() else MISSING
@@ -96,6 +123,7 @@ def booking_sync(*, booking_id: int, client: MediRecordsClient) -> SyncResult:
         return result
 
     passes = 0
+    ended_outage = False
     result = SyncResult(booking_id, SyncState.SYNCED)
     try:
         while passes < PASSES_MAX:
@@ -106,6 +134,7 @@ def booking_sync(*, booking_id: int, client: MediRecordsClient) -> SyncResult:
                 break
             passes += 1
             result = _sync_pass(booking, client=client, generation=generation)
+            ended_outage = ended_outage or result.ended_outage
             if result.retry_in_seconds is not None or not _requested_since(booking_id, generation=generation):
                 break
             renewed = lease_renew(model=Booking, pk=booking_id, token=token)
@@ -118,8 +147,58 @@ def booking_sync(*, booking_id: int, client: MediRecordsClient) -> SyncResult:
     # A request that came in while we released is seen by no one else: enqueue it.
     if result.retry_in_seconds is None and _outstanding(booking_id):
         booking_sync_enqueue(booking_id=booking_id)
+    if ended_outage:
+        booking_syncs_resume_enqueue()
     _log(result, started=started, passes=passes)
     return result
+
+
+def booking_syncs_resume_enqueue() -> None:
+    """Have the syncs waiting on a back-off resumed, once the current transaction commits."""
+    from bookings.tasks import booking_syncs_resume_task
+
+    transaction.on_commit(lambda: booking_syncs_resume_task.delay(), robust=True)
+
+
+def booking_syncs_resume(*, limit: int | None = None) -> int:
+    """Enqueue up to `limit` (MEDIRECORDS_RECOVERY_BATCH_SIZE) syncs waiting on a back-off, the
+    soonest appointments first; returns how many.
+
+    A full batch enqueues the next one behind it, so the queue paces the rest, as long as
+    MediRecords still answers. Safe to repeat: a booking a worker holds is not taken, and a
+    sync that finds its booking synced already returns at once.
+    """
+    limit = limit or settings.MEDIRECORDS_RECOVERY_BATCH_SIZE
+    booking_ids = waiting_syncs_claim(limit=limit)
+    for booking_id in booking_ids:
+        booking_sync_enqueue(booking_id=booking_id)
+    if booking_ids:
+        logger.info("booking syncs resumed", extra={"enqueued": len(booking_ids)})
+    if len(booking_ids) == limit and medirecords_unreachable_since() is None:
+        booking_syncs_resume_enqueue()
+    return len(booking_ids)
+
+
+def medirecords_probe(*, client: MediRecordsClient) -> bool:
+    """While MediRecords is marked unreachable, ask it one cheap question; when it answers,
+    end the outage and resume the waiting syncs. Returns whether it answered.
+
+    Beat runs it every MEDIRECORDS_PROBE_INTERVAL_SECONDS, so recovery is noticed that soon
+    even when every waiting sync's next retry is minutes away.
+    """
+    if medirecords_unreachable_since() is None:
+        return True
+    try:
+        client.ping()
+    except MediRecordsError as error:
+        if is_transient(error):
+            medirecords_failure_note()
+            return False
+        # Any other answer (a refused token, say) still shows MediRecords is reachable again:
+        # the syncs it resumes then say what is wrong, booking by booking.
+    if _outage_ended():
+        booking_syncs_resume_enqueue()
+    return True
 
 
 def booking_sync_sweep(*, now: datetime | None = None) -> int:
@@ -145,7 +224,8 @@ def booking_sync_sweep(*, now: datetime | None = None) -> int:
 
 
 def retry_delay_seconds(*, failures: int, error: BaseException | None = None) -> float:
-    """Exponential back-off with full jitter; never sooner than a rate limit's Retry-After."""
+    """Exponential back-off with full jitter, capped at MEDIRECORDS_SYNC_RETRY_MAX_SECONDS;
+    never sooner than a rate limit's Retry-After."""
     ceiling = min(
         settings.MEDIRECORDS_SYNC_RETRY_MAX_SECONDS,
         settings.MEDIRECORDS_SYNC_RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0),
@@ -157,7 +237,19 @@ def retry_delay_seconds(*, failures: int, error: BaseException | None = None) ->
 
 
 def _sync_pass(booking: Booking, *, client: MediRecordsClient, generation: int) -> SyncResult:
-    """One attempt at the booking as read; records its outcome against `generation`."""
+    """One attempt at the booking as read; records its outcome against `generation`, and what
+    it showed of MediRecords' availability."""
+    with answers_observed() as answers:
+        result = _sync_pass_outcome(booking, client=client, generation=generation)
+    # The last call tells how MediRecords is now: an earlier answer in the same pass may predate a failure.
+    if answers and not answers[-1]:
+        medirecords_failure_note()
+    elif any(answers) and _outage_ended():
+        result = replace(result, ended_outage=True)
+    return result
+
+
+def _sync_pass_outcome(booking: Booking, *, client: MediRecordsClient, generation: int) -> SyncResult:
     try:
         return _push(booking, client=client, generation=generation)
     except SyncNeedsAttention as problem:
@@ -166,6 +258,16 @@ def _sync_pass(booking: Booking, *, client: MediRecordsClient, generation: int) 
         if isinstance(error, SyncBusy) or is_transient(error):
             return _failed_for_now(booking, generation=generation, error=error)
         return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=error_summary(error))
+
+
+def _outage_ended() -> bool:
+    """Note that MediRecords answered; whether that ended an outage long enough to resume the
+    waiting syncs for. A shorter one (failures mixed with answers) is left to the back-off,
+    whose first steps are as soon."""
+    began = medirecords_answer_note()
+    return began is not None and outage_lasted(
+        began=began, at_least_seconds=settings.MEDIRECORDS_SYNC_RETRY_BASE_SECONDS
+    )
 
 
 def _push(booking: Booking, *, client: MediRecordsClient, generation: int) -> SyncResult:
@@ -240,7 +342,9 @@ def _failed_for_now(booking: Booking, *, generation: int, error: BaseException) 
         sync_retry_at=now + timedelta(seconds=delay),
         sync_error=f"Will retry: {summary}",
     )
-    return SyncResult(booking.pk, SyncState.PENDING, retry_in_seconds=delay, detail=type(error).__name__)
+    return SyncResult(
+        booking.pk, SyncState.PENDING, retry_in_seconds=delay, detail=type(error).__name__, retry_of=failures
+    )
 
 
 def _requested_since(booking_id: int, *, generation: int) -> bool:

@@ -9,6 +9,7 @@ birth besides.
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.utils import timezone
 
@@ -18,6 +19,21 @@ from medirecords import MediRecordsError, ValidationError, is_transient
 
 ERROR_LENGTH_MAX = 500
 
+# Inside `answers_observed`: for each call recorded, whether MediRecords answered it.
+_answers: ContextVar[list[bool] | None] = ContextVar("medirecords_answers", default=None)
+
+
+@contextmanager
+def answers_observed() -> Iterator[list[bool]]:
+    """Collect, for every call recorded inside the block, whether MediRecords answered it
+    (False for a failure that may pass: 5xx, 429, no answer)."""
+    seen: list[bool] = []
+    token = _answers.set(seen)
+    try:
+        yield seen
+    finally:
+        _answers.reset(token)
+
 
 @contextmanager
 def attempt_recorded(*, booking_id: int | None, operation: SyncOperation) -> Iterator[None]:
@@ -26,12 +42,14 @@ def attempt_recorded(*, booking_id: int | None, operation: SyncOperation) -> Ite
     Without a booking (a patient matched on its own) nothing is stored.
     """
     if booking_id is None:
-        yield
+        with _answer_observed():
+            yield
         return
     started_at = timezone.now()
     started = time.perf_counter()
     try:
-        yield
+        with _answer_observed():
+            yield
     except Exception as error:
         SyncAttempt.objects.create(
             booking_id=booking_id,
@@ -50,6 +68,22 @@ def attempt_recorded(*, booking_id: int | None, operation: SyncOperation) -> Ite
         duration_ms=_elapsed_ms(started),
         outcome=SyncOutcome.OK,
     )
+
+
+@contextmanager
+def _answer_observed() -> Iterator[None]:
+    try:
+        yield
+    except MediRecordsError as error:
+        _observed(answered=not is_transient(error))
+        raise
+    _observed(answered=True)
+
+
+def _observed(*, answered: bool) -> None:
+    seen = _answers.get()
+    if seen is not None:
+        seen.append(answered)
 
 
 def error_summary(error: BaseException) -> str:

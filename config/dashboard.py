@@ -28,6 +28,7 @@ from bookings.models import (
     SyncState,
 )
 from bookings.selectors import bookings_visible_to
+from bookings.sync_outage import medirecords_unreachable_since
 from forms_intake.models import FormSubmission, SubmissionStatus
 from forms_intake.selectors import submissions_visible_to
 from practitioners.models import GraphSubscription
@@ -88,10 +89,12 @@ class DayAtAGlance:
     time_zone: str
     days: tuple[GlanceDay, ...]
     blocks: tuple[GlanceBlock, ...]
+    # While MediRecords fails: since when, in practice time ("09:42 on Tuesday 1 December").
+    medirecords_unreachable_since: str = ""
 
     @property
     def is_empty(self) -> bool:
-        return not self.days and not self.blocks
+        return not self.days and not self.blocks and not self.medirecords_unreachable_since
 
 
 def day_at_a_glance(*, user: User | AnonymousUser, now: datetime | None = None) -> DayAtAGlance:
@@ -99,7 +102,24 @@ def day_at_a_glance(*, user: User | AnonymousUser, now: datetime | None = None) 
     zone = practice_zone()
     today = timezone.localdate(now or timezone.now(), zone)
     days = bookings_by_day(user=user, first_day=today, zone=zone) if _may_view(user, Booking) else ()
-    return DayAtAGlance(time_zone=settings.PRACTICE_TIME_ZONE, days=days, blocks=needs_a_person(user=user))
+    return DayAtAGlance(
+        time_zone=settings.PRACTICE_TIME_ZONE,
+        days=days,
+        blocks=needs_a_person(user=user),
+        medirecords_unreachable_since=medirecords_outage_shown(user=user, zone=zone),
+    )
+
+
+def medirecords_outage_shown(*, user: User | AnonymousUser, zone: ZoneInfo) -> str:
+    """Since when MediRecords has been failing, in practice time, for a login that sees
+    bookings (theirs are the ones waiting); empty while it answers. One query."""
+    if not _may_view(user, Booking):
+        return ""
+    since = medirecords_unreachable_since()
+    if since is None:
+        return ""
+    local = since.astimezone(zone)
+    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
 
 
 def bookings_by_day(*, user: User | AnonymousUser, first_day: date, zone: ZoneInfo) -> tuple[GlanceDay, ...]:

@@ -339,8 +339,13 @@ MEDIRECORDS_PRACTICE_ID = env.str("MEDIRECORDS_PRACTICE_ID", default="00000000-0
 # with exponential back-off and full jitter until the horizon, then wait for a person.
 MEDIRECORDS_SYNC_LEASE_SECONDS = env.int("MEDIRECORDS_SYNC_LEASE_SECONDS", default=300)
 MEDIRECORDS_SYNC_RETRY_BASE_SECONDS = env.float("MEDIRECORDS_SYNC_RETRY_BASE_SECONDS", default=10.0)
-MEDIRECORDS_SYNC_RETRY_MAX_SECONDS = env.float("MEDIRECORDS_SYNC_RETRY_MAX_SECONDS", default=3600.0)
+# The cap is minutes, not an hour: a booking must not wait long after MediRecords is back.
+MEDIRECORDS_SYNC_RETRY_MAX_SECONDS = env.float("MEDIRECORDS_SYNC_RETRY_MAX_SECONDS", default=120.0)
 MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS = env.int("MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS", default=24 * 60 * 60)
+# While MediRecords is unreachable, beat asks it this often whether it answers again; when it
+# does, the syncs waiting on their back-off are enqueued at once, this many at a time.
+MEDIRECORDS_PROBE_INTERVAL_SECONDS = env.int("MEDIRECORDS_PROBE_INTERVAL_SECONDS", default=30)
+MEDIRECORDS_RECOVERY_BATCH_SIZE = env.int("MEDIRECORDS_RECOVERY_BATCH_SIZE", default=100)
 # What a patient created from a booking carries where the booking told us nothing; chosen so
 # staff recognise them at a glance. The intake forms replace them.
 MEDIRECORDS_PLACEHOLDER_DOB = date.fromisoformat(env.str("MEDIRECORDS_PLACEHOLDER_DOB", default="1900-01-01"))
@@ -356,6 +361,10 @@ MEDIRECORDS_REMINDER_TYPE = env.str("MEDIRECORDS_REMINDER_TYPE", default="1")
 # waits for staff. Longer notes are cut, saying so, the full reason staying with the booking.
 MEDIRECORDS_NAME_MAX_LENGTH = env.int("MEDIRECORDS_NAME_MAX_LENGTH", default=100)
 MEDIRECORDS_NOTES_MAX_LENGTH = env.int("MEDIRECORDS_NOTES_MAX_LENGTH", default=500)
+# The appointment's `cancellationReason` on a cancellation: a code, sent as a number as public
+# clients send it (the code table is unpublished: check it with MediRecords); the words go to
+# the appointment's notes.
+MEDIRECORDS_CANCELLATION_REASON_CODE = env.int("MEDIRECORDS_CANCELLATION_REASON_CODE", default=1)
 
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.microsoft.com/v1.0")
 AZURE_AUTHORITY_HOST = env.str("AZURE_AUTHORITY_HOST", default="https://login.microsoftonline.com")
@@ -408,6 +417,10 @@ CELERY_BEAT_SCHEDULE = {
     "booking-sync-sweep": {
         "task": "bookings.tasks.booking_sync_sweep",
         "schedule": float(INBOX_SWEEP_INTERVAL_SECONDS),
+    },
+    "medirecords-probe": {
+        "task": "bookings.tasks.medirecords_probe",
+        "schedule": float(MEDIRECORDS_PROBE_INTERVAL_SECONDS),
     },
     "notification-sweep": {
         "task": "bookings.tasks.notification_sweep",

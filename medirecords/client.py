@@ -46,6 +46,7 @@ from medirecords.types import (
     PatientNumbers,
     Provider,
     RegularSession,
+    code_for_api,
 )
 
 logger = logging.getLogger("medirecords")
@@ -242,14 +243,24 @@ class MediRecordsClient:
         self, appointment_id: str, *, starts_at: datetime, interval_code: str | None = None
     ) -> Appointment:
         """Move an appointment: the whole object read back, with the new time."""
-        changes: JSON = {"scheduleTime": to_schedule_time(starts_at, time_zone=self.time_zone)}
-        if interval_code is not None:
-            changes["appointmentIntervalCode"] = interval_code
-        return self._appointment_update(appointment_id, changes)
+        return self._appointment_update(appointment_id, self._schedule_changes(starts_at, interval_code))
 
-    def appointment_cancel(self, appointment_id: str, *, reason: str) -> Appointment:
-        changes: JSON = {"appointmentStatus": int(AppointmentStatus.CANCELLED), "cancellationReason": reason}
-        return self._appointment_update(appointment_id, changes)
+    def appointment_cancel(
+        self,
+        appointment_id: str,
+        *,
+        reason_code: int,
+        note: str = "",
+        starts_at: datetime | None = None,
+        interval_code: str | None = None,
+    ) -> Appointment:
+        """Cancel an appointment, in one update: the reason as a code, its words added to the
+        notes, and (when given) the time and length the booking last had, so an appointment
+        whose move never reached MediRecords is not left cancelled at its old time."""
+        changes: JSON = {"appointmentStatus": int(AppointmentStatus.CANCELLED), "cancellationReason": reason_code}
+        if starts_at is not None:
+            changes |= self._schedule_changes(starts_at, interval_code)
+        return self._appointment_update(appointment_id, changes, note=note)
 
     def appointment_update(self, appointment_id: str, changes: Mapping[str, Any]) -> Appointment:
         """Change any fields of an appointment (API field names), sending the whole object."""
@@ -258,17 +269,33 @@ class MediRecordsClient:
     def appointment_delete(self, appointment_id: str) -> None:
         self._request("DELETE", self._appointments_path(appointment_id), "/practices/{pid}/appointments/{id}")
 
-    def _appointment_update(self, appointment_id: str, changes: JSON) -> Appointment:
+    def _appointment_update(self, appointment_id: str, changes: JSON, *, note: str = "") -> Appointment:
         path = self._appointments_path(appointment_id)
         current = self._request("GET", path, "/practices/{pid}/appointments/{id}")
-        data = self._request("PUT", path, "/practices/{pid}/appointments/{id}", json={**current, **changes})
+        body = {**current, **changes}
+        # Sent back as a number even where the read gave it as text.
+        if body.get("appointmentIntervalCode") is not None:
+            body["appointmentIntervalCode"] = code_for_api(body["appointmentIntervalCode"])
+        if note:
+            body["notes"] = "\n".join(part for part in (current.get("notes") or "", note) if part)
+        data = self._request("PUT", path, "/practices/{pid}/appointments/{id}", json=body)
         return Appointment.from_api(data, time_zone=self.time_zone)
+
+    def _schedule_changes(self, starts_at: datetime, interval_code: str | None) -> JSON:
+        changes: JSON = {"scheduleTime": to_schedule_time(starts_at, time_zone=self.time_zone)}
+        if interval_code is not None:
+            changes["appointmentIntervalCode"] = code_for_api(interval_code)
+        return changes
 
     def _appointments_path(self, appointment_id: str | None = None) -> str:
         path = f"/practices/{self.practice_id}/appointments"
         return f"{path}/{appointment_id}" if appointment_id else path
 
     # --- Reference data ---------------------------------------------------------------
+
+    def ping(self) -> None:
+        """One cheap read that succeeds only while MediRecords answers: the practice's record."""
+        self._request("GET", f"/practices/{self.practice_id}", "/practices/{pid}")
 
     def providers(self, *, active_only: bool = True) -> list[Provider]:
         params = {"status": "Active"} if active_only else {}

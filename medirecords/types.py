@@ -4,6 +4,7 @@
 keep the object they were read from (`raw`) because an update must send the whole object.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum
@@ -50,11 +51,49 @@ def _date_or_none(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _gender_or_none(value: Any) -> Gender | None:
     try:
         return Gender(int(value))
     except (TypeError, ValueError):
         return None
+
+
+# "45 mins", "1 hr", "4 hrs", "1 hr 30 mins", "1h30m": hours, minutes, or both.
+_DURATION_TEXT = re.compile(
+    r"\s*(?:(\d+)\s*(?:h|hr|hrs|hour|hours)(?![a-z]))?\s*(?:(\d+)\s*(?:m|min|mins|minute|minutes)(?![a-z]))?\s*",
+    re.IGNORECASE,
+)
+
+
+def duration_minutes_read(value: Any) -> int | None:
+    """Minutes from a duration as the API may give it: 45, "45", "45 mins", "1 hr 30 mins".
+
+    Anything else (blank, words without a number, a negative or boolean value) is None, so a
+    shape we did not foresee leaves the duration unknown instead of failing the whole read.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value) if value > 0 else None
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text) or None
+    match = _DURATION_TEXT.fullmatch(text)
+    if match is None or (match.group(1) is None and match.group(2) is None):
+        return None
+    minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+    return minutes or None
+
+
+def code_for_api(code: str | int) -> int | str:
+    """A code as public clients send it: a number when it is one (the code system may answer
+    "11" where an appointment wants 11)."""
+    text = str(code).strip()
+    return int(text) if text.isdigit() else text
 
 
 def _without_none(values: JSON) -> JSON:
@@ -271,6 +310,7 @@ class Appointment:
     status: AppointmentStatus
     practice_id: str | None = None
     notes: str | None = None
+    # A code (public clients send a number); read as text whichever way it comes.
     cancellation_reason: str | None = None
     confirmation_link: str | None = None
     raw: JSON = field(default_factory=dict, repr=False, compare=False)
@@ -283,11 +323,12 @@ class Appointment:
             provider_id=data.get("providerId") or "",
             appointment_type_id=data.get("appointmentTypeId") or "",
             starts_at=from_schedule_time(data["scheduleTime"], time_zone=time_zone),
+            # Read as text whether sent as 11 or "11"; sent back as a number (`code_for_api`).
             interval_code=str(data.get("appointmentIntervalCode") or ""),
             status=AppointmentStatus(int(data.get("appointmentStatus") or AppointmentStatus.BOOKED)),
             practice_id=data.get("practiceId"),
             notes=data.get("notes"),
-            cancellation_reason=data.get("cancellationReason"),
+            cancellation_reason=_text_or_none(data.get("cancellationReason")),
             confirmation_link=data.get("confirmationLink"),
             raw=dict(data),
         )
@@ -333,7 +374,7 @@ class NewAppointment:
                 "providerId": self.provider_id,
                 "appointmentTypeId": self.appointment_type_id,
                 "scheduleTime": to_schedule_time(self.starts_at, time_zone=time_zone),
-                "appointmentIntervalCode": self.interval_code,
+                "appointmentIntervalCode": code_for_api(self.interval_code),
                 "appointmentStatus": int(self.status),
                 "notes": self.notes,
                 "urgency": int(self.urgency),
@@ -368,8 +409,9 @@ class AppointmentType:
 
     @classmethod
     def from_api(cls, data: JSON) -> "AppointmentType":
-        duration = data.get("duration")
-        return cls(id=data["id"], name=data.get("name") or "", duration_minutes=int(duration) if duration else None)
+        return cls(
+            id=data["id"], name=data.get("name") or "", duration_minutes=duration_minutes_read(data.get("duration"))
+        )
 
 
 @dataclass(frozen=True)

@@ -294,3 +294,31 @@ def test_the_glance_takes_now_explicitly(django_user_model, dr_dia):
 
     assert [day.date.isoformat() for day in glance.days] == ["2026-12-10", "2026-12-11"]
     assert [b.label for b in glance.days[0].practitioners[0].bookings] == [str(booking)]
+
+
+class TestMediRecordsUnreachable:
+    """While MediRecords fails, the glance says since when, in practice time; then it goes."""
+
+    def test_it_shows_since_when_in_practice_time_while_the_outage_lasts(self, admin_client):
+        from bookings.sync_outage import medirecords_answer_note, medirecords_failure_note
+
+        # 22:47 in Sydney is 11:47 in UTC: the practice's time is the one shown.
+        medirecords_failure_note(now=sydney(1, 22, 47))
+        medirecords_failure_note(now=sydney(1, 23, 10))
+        page = admin_client.get(reverse("admin:index")).content.decode()
+
+        notice = element(page, "p", "glance-medirecords-unreachable")
+        assert notice is not None
+        assert "MediRecords unreachable since 22:47 on Tuesday 1 December" in notice
+
+        medirecords_answer_note(now=sydney(1, 23, 20))
+        page = admin_client.get(reverse("admin:index")).content.decode()
+        assert "glance-medirecords-unreachable" not in page
+
+    def test_a_login_that_sees_no_bookings_is_not_told(self, client, django_user_model):
+        from bookings.sync_outage import medirecords_failure_note
+
+        medirecords_failure_note(now=sydney(1, 22, 47))
+        user = django_user_model.objects.create_user(username="bare", is_staff=True)
+
+        assert "MediRecords unreachable" not in index_page(client, user)

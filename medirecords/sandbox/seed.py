@@ -18,7 +18,9 @@ class Provider(TypedDict):
 class AppointmentType(TypedDict):
     id: str
     name: str
-    duration: int
+    # Minutes, or text such as "45 mins" or "1 hr" as public notes on the API show it: served
+    # both ways so that clients read either.
+    duration: int | str
 
 
 class RegularSession(TypedDict):
@@ -61,9 +63,9 @@ PROVIDERS: Final[dict[str, Provider]] = {
 
 APPOINTMENT_TYPES: Final[list[AppointmentType]] = [
     AppointmentType(id=_appointment_type_id(1), name="Initial consultation", duration=30),
-    AppointmentType(id=_appointment_type_id(2), name="Follow-up consultation", duration=45),
+    AppointmentType(id=_appointment_type_id(2), name="Follow-up consultation", duration="45 mins"),
     AppointmentType(id=_appointment_type_id(3), name="Nurse consultation", duration=30),
-    AppointmentType(id=_appointment_type_id(4), name="GAPS coaching session", duration=60),
+    AppointmentType(id=_appointment_type_id(4), name="GAPS coaching session", duration="1 hr"),
 ]
 
 SANDBOX_PRACTITIONERS: Final[dict[str, SandboxPractitioner]] = {

@@ -575,11 +575,11 @@ class Store:
         if schedule_time is not None:
             errors.check("scheduleTime", schedule_time, schedule_time_problem(schedule_time))
         interval_code = _required(errors, fields, "appointmentIntervalCode")
-        if interval_code is not None and not (
-            isinstance(interval_code, str | int)
-            and not isinstance(interval_code, bool)
-            and str(interval_code) in _INTERVAL_CODE_TEXTS
-        ):
+        # Strict as a typed server would be: public clients send the code as an integer, and a
+        # client that sends the code system's text ("11") is refused (README assumption 4).
+        if interval_code is not None and not is_int(interval_code):
+            errors.add("appointmentIntervalCode", interval_code, "must be an integer")
+        elif interval_code is not None and str(interval_code) not in _INTERVAL_CODE_TEXTS:
             errors.add(
                 "appointmentIntervalCode", interval_code, "must be a code of the appointment-interval-code system"
             )
@@ -588,11 +588,12 @@ class Store:
             status = BOOKED
         elif not (is_int(status) and status in APPOINTMENT_STATUSES):
             errors.add("appointmentStatus", status, "must be an integer from 2 (booked) to 8 (cancelled)")
+        # A code, typed as a number by public clients (README assumption 3): words are refused.
         reason = fields.get("cancellationReason")
-        if status == CANCELLED and is_blank(reason):
-            errors.add("cancellationReason", reason, "must not be blank when the appointment is cancelled")
-        else:
-            errors.check("cancellationReason", reason, optional_string_problem(reason))
+        if status == CANCELLED and reason is None:
+            errors.add("cancellationReason", reason, "must not be null when the appointment is cancelled")
+        elif reason is not None and not is_int(reason):
+            errors.add("cancellationReason", reason, "must be an integer (a cancellation reason code)")
         urgency = fields.get("urgency")
         if urgency is not None and not (is_int(urgency) and urgency in (1, 2)):
             errors.add("urgency", urgency, "must be 1 (normal) or 2 (urgent)")

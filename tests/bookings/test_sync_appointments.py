@@ -97,7 +97,7 @@ def test_the_appointment_lands_in_the_practitioners_calendar_with_reminders_and_
     assert booking.synced_at is not None
     assert appointment["providerId"] == SANDBOX_PRACTITIONERS["nurse"]["provider_id"]
     assert appointment["appointmentTypeId"] == SANDBOX_PRACTITIONERS["nurse"]["appointment_type_id"]
-    assert appointment["appointmentIntervalCode"] == mr_client.interval_code_for(30)
+    assert appointment["appointmentIntervalCode"] == int(mr_client.interval_code_for(30))
     assert appointment["appointmentStatus"] == 2
     assert appointment["patientId"] == booking.patient.medirecords_patient_id
     assert (appointment["emailReminder"], appointment["reminderMethod"], appointment["reminderType"]) == (True, 1, 1)
@@ -130,7 +130,7 @@ def test_the_booking_length_becomes_the_interval_code(sandbox, mr_client, dr_dia
 
     sync.booking_sync(booking_id=booking.pk, client=mr_client)
 
-    assert sandbox.store.appointments()[0]["appointmentIntervalCode"] == mr_client.interval_code_for(minutes)
+    assert sandbox.store.appointments()[0]["appointmentIntervalCode"] == int(mr_client.interval_code_for(minutes))
 
 
 def test_a_moved_booking_moves_the_appointment(sandbox, mr_client, dr_dia, django_capture_on_commit_callbacks):
@@ -146,13 +146,42 @@ def test_a_moved_booking_moves_the_appointment(sandbox, mr_client, dr_dia, djang
     [appointment] = sandbox.store.appointments()
     assert appointment["id"] == appointment_id
     assert appointment["scheduleTime"] == "2026-12-09T14:15"
-    assert appointment["appointmentIntervalCode"] == mr_client.interval_code_for(60)
+    assert appointment["appointmentIntervalCode"] == int(mr_client.interval_code_for(60))
     assert [request["path"] for request in requests_of(sandbox, "PUT")] == [
         f"/v1/practices/{appointment['practiceId']}/appointments/{appointment_id}"
     ]
     booking.refresh_from_db()
     assert booking.sync_state == SyncState.SYNCED
     assert booking.sync_completed_generation == booking.sync_requested_generation == 1
+
+
+def test_a_cancellation_that_overtakes_a_failed_move_cancels_at_the_latest_time_in_one_update(
+    sandbox, mr_client, dr_dia
+):
+    booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=new_person())
+    sync.booking_sync(booking_id=booking.pk, client=mr_client)
+    # Moved to the next afternoon, an hour long; MediRecords fails the move, so a retry is to come.
+    new_start = sydney(2026, 12, 9, hour=14, minute=15)
+    booking.__class__.objects.filter(pk=booking.pk).update(
+        starts_at=new_start, ends_at=new_start + timedelta(hours=1), sync_state=SyncState.PENDING
+    )
+    sandbox.set_faults(fail_next=[{"status": 500, "count": 1, "method": "PUT"}])
+    assert sync.booking_sync(booking_id=booking.pk, client=mr_client).retry_in_seconds is not None
+    # Cancelled before the retry came.
+    booking.__class__.objects.filter(pk=booking.pk).update(
+        status=BookingStatus.CANCELLED, cancelled_at=timezone.now(), sync_state=SyncState.PENDING
+    )
+    puts_before = len(requests_of(sandbox, "PUT"))
+
+    sync.booking_sync(booking_id=booking.pk, client=mr_client)
+
+    [appointment] = sandbox.store.appointments()
+    assert appointment["appointmentStatus"] == 8
+    assert appointment["scheduleTime"] == "2026-12-09T14:15"
+    assert appointment["appointmentIntervalCode"] == int(mr_client.interval_code_for(60))
+    assert len(requests_of(sandbox, "PUT")) == puts_before + 1
+    booking.refresh_from_db()
+    assert booking.sync_state == SyncState.SYNCED
 
 
 def test_a_sync_with_nothing_changed_changes_nothing(sandbox, mr_client, dr_dia):
@@ -166,7 +195,8 @@ def test_a_sync_with_nothing_changed_changes_nothing(sandbox, mr_client, dr_dia)
     assert len(requests_of(sandbox, "POST")) == 2  # the patient and the appointment, once
 
 
-def test_a_cancelled_booking_cancels_the_appointment(sandbox, mr_client, dr_dia):
+def test_a_cancelled_booking_cancels_the_appointment(sandbox, mr_client, dr_dia, settings):
+    settings.MEDIRECORDS_CANCELLATION_REASON_CODE = 4
     booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=new_person())
     sync.booking_sync(booking_id=booking.pk, client=mr_client)
 
@@ -178,7 +208,9 @@ def test_a_cancelled_booking_cancels_the_appointment(sandbox, mr_client, dr_dia)
 
     [appointment] = sandbox.store.appointments()
     assert appointment["appointmentStatus"] == 8
-    assert appointment["cancellationReason"] == "Cancelled through the Office 365 calendar."
+    # The reason is the configured code; its words go to the notes.
+    assert appointment["cancellationReason"] == 4
+    assert appointment["notes"].endswith("\nCancelled through the Office 365 calendar.")
     assert len(requests_of(sandbox, "PUT")) == 1
     booking.refresh_from_db()
     assert booking.sync_state == SyncState.SYNCED
@@ -259,7 +291,7 @@ def test_an_appointment_cancelled_in_medirecords_while_the_booking_stands_needs_
     booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=new_person())
     sync.booking_sync(booking_id=booking.pk, client=mr_client)
     booking.refresh_from_db()
-    mr_client.appointment_cancel(booking.medirecords_appointment_id, reason="Patient rang")
+    mr_client.appointment_cancel(booking.medirecords_appointment_id, reason_code=1, note="Patient rang")
     booking.__class__.objects.filter(pk=booking.pk).update(sync_state=SyncState.PENDING)
 
     sync.booking_sync(booking_id=booking.pk, client=mr_client)

@@ -209,9 +209,10 @@ class TestAppointments:
         assert moved.starts_at == self.STARTS + timedelta(days=1)
         assert (moved.notes, moved.provider_id) == (created.notes, created.provider_id)
 
-        cancelled = client.appointment_cancel(created.id, reason="Patient asked to cancel")
+        cancelled = client.appointment_cancel(created.id, reason_code=2, note="Patient asked to cancel")
         assert cancelled.status == AppointmentStatus.CANCELLED
-        assert cancelled.cancellation_reason == "Patient asked to cancel"
+        assert cancelled.cancellation_reason == "2"
+        assert (cancelled.notes or "").endswith("Patient asked to cancel")
         assert client.appointment_get(created.id).starts_at == self.STARTS + timedelta(days=1)
 
     def test_delete(self, client):

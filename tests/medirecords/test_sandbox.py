@@ -102,7 +102,8 @@ def appointment_body(patient_id, **changes):
         "providerId": DIA["provider_id"],
         "appointmentTypeId": DIA["appointment_type_id"],
         "scheduleTime": "2025-03-10T09:00",
-        "appointmentIntervalCode": INTERVAL_CODES[45],
+        # An integer, as public clients send it; the code system lists it as text.
+        "appointmentIntervalCode": int(INTERVAL_CODES[45]),
         "notes": "first visit",
     }
     body.update(changes)
@@ -718,7 +719,7 @@ class TestAppointments:
         response = api.post(APPOINTMENTS, json=appointment_body(patient["id"], scheduleTime=schedule_time))
         assert error_parameters(response) == ["scheduleTime"]
 
-    @pytest.mark.parametrize("code", ["3", "99", "5 min", None])
+    @pytest.mark.parametrize("code", [3, 99, "5 min", None, "11", True])
     def test_the_interval_code_must_be_one_of_the_code_system(self, api, patient, code):
         response = api.post(APPOINTMENTS, json=appointment_body(patient["id"], appointmentIntervalCode=code))
         assert error_parameters(response) == ["appointmentIntervalCode"]
@@ -735,12 +736,14 @@ class TestAppointments:
         appointment = create_appointment(api, patient["id"])
         path = f"{APPOINTMENTS}/{appointment['id']}"
         assert error_parameters(api.put(path, json=appointment | {"appointmentStatus": 8})) == ["cancellationReason"]
-        blank = appointment | {"appointmentStatus": 8, "cancellationReason": " "}
-        assert error_parameters(api.put(path, json=blank)) == ["cancellationReason"]
+        # A code, typed as a number: words (or a number as text) are refused.
+        for words in (" ", "Unwell", "3"):
+            as_words = appointment | {"appointmentStatus": 8, "cancellationReason": words}
+            assert error_parameters(api.put(path, json=as_words)) == ["cancellationReason"]
 
-        cancelled = api.put(path, json=appointment | {"appointmentStatus": 8, "cancellationReason": "Unwell"})
+        cancelled = api.put(path, json=appointment | {"appointmentStatus": 8, "cancellationReason": 3})
         assert cancelled.status_code == 200
-        assert (cancelled.json()["appointmentStatus"], cancelled.json()["cancellationReason"]) == (8, "Unwell")
+        assert (cancelled.json()["appointmentStatus"], cancelled.json()["cancellationReason"]) == (8, 3)
 
     def test_put_replaces_the_whole_object_but_keeps_what_the_server_set(self, api, patient):
         appointment = create_appointment(api, patient["id"])
@@ -820,7 +823,7 @@ class TestAppointmentList:
                 providerId=RAMONA["provider_id"],
                 appointmentTypeId=RAMONA["appointment_type_id"],
                 appointmentStatus=8,
-                cancellationReason="Travelling",
+                cancellationReason=3,
             ),
         }
 
@@ -876,7 +879,9 @@ class TestReferenceData:
     def test_appointment_types(self, api):
         response = api.get(f"/v1/practices/{PRACTICE_ID}/appointment-types")
         assert response.json() == {"data": APPOINTMENT_TYPES}
-        assert {t["name"]: t["duration"] for t in response.json()["data"]}["GAPS coaching session"] == 60
+        # Durations come as minutes or as text, as public notes on the API show both.
+        durations = {t["name"]: t["duration"] for t in response.json()["data"]}
+        assert (durations["GAPS coaching session"], durations["Nurse consultation"]) == ("1 hr", 30)
 
     def test_interval_codes(self, api):
         codes = api.get("/v1/code-system/appointment-interval-code").json()["data"]

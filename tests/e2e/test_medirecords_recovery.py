@@ -1,0 +1,121 @@
+"""Once MediRecords answers again after an outage, every waiting booking goes in at once.
+
+Two real worker processes push bookings to the MediRecords sandbox while it fails every call,
+until each has failed four times; its next retry is then anywhere up to 32 s away, so that only
+the resumption of the waiting syncs, not their own retries, brings all thirty in within the
+deadline after the sandbox recovers.
+"""
+
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import transaction
+
+from bookings.models import Booking, BookingKind, MediRecordsAvailability, Patient, PaymentStatus, SyncState
+from bookings.sync import booking_sync_request
+from medirecords.sandbox import SandboxServer
+from tests.e2e.conftest import requires_distributed_setup
+from tests.e2e.test_medirecords_sync import practice_with_sandbox_ids
+
+pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+TOKEN = "e2e-recovery-token"
+BOOKINGS = 30
+FAILURES_EACH = 4
+# After MediRecords answers again. Left to their own retries (up to 32 s away), thirty
+# bookings would all be back within 20 s with a chance of (20/32) ** 30, about 1 in a million.
+ALL_IN_WITHIN_SECONDS = 20
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxServer(token=TOKEN, faults={"error_rate": 1.0}) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_settings(settings, sandbox):
+    values = {
+        "MEDIRECORDS_API_URL": sandbox.api_url,
+        "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
+        "MEDIRECORDS_API_TOKEN": TOKEN,
+        "MEDIRECORDS_SYNC_RETRY_BASE_SECONDS": "4",
+        "MEDIRECORDS_SYNC_RETRY_MAX_SECONDS": "600",
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    return values
+
+
+def bookings_for_new_patients() -> list[Booking]:
+    practitioners = practice_with_sandbox_ids()
+    bookings = []
+    for number in range(BOOKINGS):
+        practitioner = practitioners[number % len(practitioners)]
+        patient = Patient.objects.create(
+            first_name=f"Recovery{number}",
+            last_name=f"Testpatient{number}",
+            date_of_birth=date(1960, 1, 1) + timedelta(days=101 * number),
+            email=f"recovery{number}@example.com.au",
+        )
+        local_start = datetime(2026, 12, 14, 9, 0, tzinfo=SYDNEY) + timedelta(hours=number // len(practitioners))
+        starts_at = local_start.astimezone(UTC)
+        bookings.append(
+            Booking.objects.create(
+                practitioner=practitioner,
+                patient=patient,
+                kind=BookingKind.PAID if practitioner.takes_payment else BookingKind.FREE_INITIAL,
+                payment_status=PaymentStatus.PAID if practitioner.takes_payment else PaymentStatus.NOT_REQUIRED,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=practitioner.default_duration_minutes),
+                o365_event_id=f"AAMkRecovery{number:05d}=",
+            )
+        )
+    return bookings
+
+
+def wait_for(condition, *, seconds: float, what: str) -> float:
+    """Poll what the worker processes write until `condition()` holds; the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise AssertionError(
+        f"{what} not within {seconds} s: {Counter(Booking.objects.values_list('sync_state', flat=True))}"
+    )
+
+
+def test_every_waiting_booking_goes_in_soon_after_medirecords_answers_again(sandbox, sandbox_settings, start_worker):
+    bookings = bookings_for_new_patients()
+    with transaction.atomic():
+        for booking in bookings:
+            booking_sync_request(booking_id=booking.pk)
+    start_worker(extra_environment=sandbox_settings)
+    start_worker(extra_environment=sandbox_settings)
+    wait_for(
+        lambda: not Booking.objects.filter(sync_transient_failures__lt=FAILURES_EACH).exists(),
+        seconds=120,
+        what=f"{FAILURES_EACH} failures of every booking",
+    )
+    outage_began = MediRecordsAvailability.objects.get().unreachable_since
+    assert outage_began is not None
+
+    sandbox.set_faults(error_rate=0.0)
+    all_in = wait_for(
+        lambda: not Booking.objects.exclude(sync_state=SyncState.SYNCED).exists(),
+        seconds=ALL_IN_WITHIN_SECONDS,
+        what="every booking in MediRecords",
+    )
+
+    print(f"all {BOOKINGS} bookings in MediRecords {all_in:.1f} s after it answered again")
+    assert len(sandbox.store.appointments()) == BOOKINGS
+    assert len({booking.medirecords_appointment_id for booking in Booking.objects.all()}) == BOOKINGS
+    availability = MediRecordsAvailability.objects.get()
+    assert availability.unreachable_since is None
+    assert availability.last_outage_began_at == outage_began
+    assert availability.last_recovered_at is not None
