@@ -76,7 +76,10 @@ def test_sync_reports_what_it_did(configured):
     )
     responses.delete(f"{GRAPH}/subscriptions/{stray}", status=204)
 
-    assert run("sync") == f"created: nurse\nrenewed: -\ndeleted: {stray}\n"
+    assert run("sync") == (
+        f"created: nurse\nrenewed: -\ndeleted: {stray}\n"
+        "calendars newly subscribed have their events imported by the next resync round\n"
+    )
 
 
 @responses.activate
