@@ -214,7 +214,7 @@ def test_two_passes_at_once_leave_one_subscription_per_calendar(lease, monkeypat
         both_started.wait(timeout=10)
         return listing()
 
-    graph.subscriptions_list = listed_together  # type: ignore[method-assign]
+    graph.subscriptions_list = listed_together
     errors: list[BaseException] = []
 
     def run(pass_):
