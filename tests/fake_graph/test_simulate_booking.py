@@ -19,8 +19,8 @@ DIA = FAKE_MAILBOXES["dr-dia"]
 
 
 @pytest.fixture
-def dr_dia():
-    """Dr Dia, whose calendar is subscribed."""
+def dr_dia(subscribe):
+    """Dr Dia, whose calendar is subscribed on the fake (through the real handshake) and here."""
     practitioner = Practitioner.objects.create(
         slug="dr-dia",
         display_name="Dr Dia",
@@ -29,7 +29,7 @@ def dr_dia():
         default_duration_minutes=45,
         o365_mailbox=DIA["id"],
     )
-    GraphSubscriptionFactory(practitioner=practitioner)
+    GraphSubscriptionFactory(practitioner=practitioner, graph_id=subscribe()["id"])
     return practitioner
 
 
@@ -162,8 +162,12 @@ class TestWhatItBecame:
             simulate("--practitioner=dr-dia", booking_wait=True)
         assert not Booking.objects.exists()
 
-    def test_a_calendar_not_subscribed_yet_is_said_and_nothing_is_written(self, pointed_at, dr_dia):
-        dr_dia.graph_subscriptions.all().delete()
+    @pytest.mark.parametrize("forgotten_by", ["us", "graph"])
+    def test_a_calendar_not_subscribed_yet_is_said_and_nothing_is_written(self, pointed_at, dr_dia, forgotten_by):
+        if forgotten_by == "us":
+            dr_dia.graph_subscriptions.all().delete()
+        else:
+            pointed_at.forget_subscriptions()  # a restarted fake: our row is there, Graph holds nothing
 
         with pytest.raises(CommandError, match=r"Dr Dia's calendar is not subscribed to Graph yet \(waited 0 s\)"):
             simulate("--practitioner=dr-dia", booking_wait=True)

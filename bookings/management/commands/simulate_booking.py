@@ -25,6 +25,7 @@ from practitioners.fake_graph.control_client import (
     FakeGraphControlError,
     control_url_for,
     event_create,
+    subscription_ids,
 )
 from practitioners.models import BookingType, GraphSubscription, Practitioner
 from practitioners.practice_time import practice_zone
@@ -103,11 +104,12 @@ class Command(BaseCommand):
                 "Run `make simulate-booking PRACTITIONER=dr-dia` beside `make run`, or pass --fake-graph-control."
             )
         wait = options["wait"]
-        if not _within(wait, lambda: GraphSubscription.objects.filter(practitioner=practitioner).exists()):
+        if not _within(wait, lambda: _subscribed_on_the_fake(practitioner, control_url=control_url)):
             raise CommandError(
                 f"{practitioner.display_name}'s calendar is not subscribed to Graph yet (waited {wait:g} s), so "
-                "nothing was written. Beat subscribes the calendars shortly after `make run` starts: try again in "
-                "a moment, or see `manage.py graph_subscriptions list`."
+                "nothing was written. Beat subscribes the calendars shortly after `make run` starts, and checks "
+                "every hour that Graph still holds them: try again in a moment, or see "
+                "`manage.py graph_subscriptions list`."
             )
         try:
             created = event_create(control_url=control_url, mailbox=practitioner.o365_mailbox, event=event)
@@ -136,6 +138,17 @@ class Command(BaseCommand):
         sandbox = _sandbox_page()
         if sandbox:
             self.stdout.write(f"In the MediRecords sandbox, once synced: {sandbox}")
+
+
+def _subscribed_on_the_fake(practitioner: Practitioner, *, control_url: str) -> bool:
+    """Whether our subscription of the calendar is one the fake holds (a restarted fake holds none)."""
+    ours = set(GraphSubscription.objects.filter(practitioner=practitioner).values_list("graph_id", flat=True))
+    if not ours:
+        return False
+    try:
+        return bool(ours & subscription_ids(control_url=control_url))
+    except FakeGraphControlError as error:
+        raise CommandError(str(error)) from error
 
 
 def _within(seconds: float, found: Callable[[], _T]) -> _T | None:
