@@ -11,6 +11,7 @@ from bookings.models import Booking
 from practitioners.fake_graph import FAKE_MAILBOXES
 from practitioners.models import Practitioner
 from tests.bookings.factories import BookingFactory
+from tests.fake_graph.conftest import in_minutes
 from tests.practitioners.factories import GraphSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,8 +20,8 @@ DIA = FAKE_MAILBOXES["dr-dia"]
 
 
 @pytest.fixture
-def dr_dia(subscribe):
-    """Dr Dia, whose calendar is subscribed on the fake (through the real handshake) and here."""
+def dr_dia(fake, receiver):
+    """Dr Dia, whose calendar is subscribed on the fake (its handshake answered by `receiver`) and here."""
     practitioner = Practitioner.objects.create(
         slug="dr-dia",
         display_name="Dr Dia",
@@ -29,7 +30,15 @@ def dr_dia(subscribe):
         default_duration_minutes=45,
         o365_mailbox=DIA["id"],
     )
-    GraphSubscriptionFactory(practitioner=practitioner, graph_id=subscribe()["id"])
+    held = fake.subscription_create(
+        {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": receiver.url("/notify"),
+            "resource": f"users/{DIA['id']}/events",
+            "expirationDateTime": in_minutes(3 * 24 * 60),
+        }
+    )
+    GraphSubscriptionFactory(practitioner=practitioner, graph_id=held["id"])
     return practitioner
 
 
