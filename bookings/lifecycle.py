@@ -22,7 +22,7 @@ from bookings.inbox import DeliveryIgnored, delivery_store
 from bookings.models import DeliverySource
 from practitioners import subscriptions
 from practitioners.graph import DeltaPage, GraphClient, GraphDeltaExpired, GraphError
-from practitioners.models import GraphSubscription
+from practitioners.models import GraphSubscription, SubscriptionGap
 
 logger = logging.getLogger("clinic.graph")
 
@@ -60,10 +60,12 @@ def calendar_resync(
 ) -> Counter[str]:
     """Apply every change to the subscription's calendar since the last resync; counts by outcome.
 
-    The first resync reads from yesterday to GRAPH_RESYNC_DAYS_AHEAD days ahead; later ones
-    continue from the saved delta link (or start over when Graph no longer knows it). The
-    new delta link is saved only once every change has been applied, so a resync that fails
-    half-way is repeated whole.
+    The first resync reads from yesterday to GRAPH_RESYNC_DAYS_AHEAD days ahead (the furthest
+    date patients can book), importing the events already in a newly subscribed calendar;
+    later ones continue from the saved delta link (or start over when Graph no longer knows
+    it). A resync that read the whole window records it in `calendar_imported_at`. The new
+    delta link is saved only once every change has been applied, so a resync that fails
+    half-way is repeated whole; then the calendar's open gaps (`SubscriptionGap`) are closed.
 
     Graph's delta items carry only what changed, so each is taken as an event id only: the
     event is fetched and applied as a change notification would apply it, and a removal
@@ -73,7 +75,7 @@ def calendar_resync(
     requested_at = (
         GraphSubscription.objects.filter(pk=subscription.pk).values_list("resync_requested_at", flat=True).first()
     )
-    page = _delta_read(subscription=subscription, client=client, now=now)
+    page, read_in_full = _delta_read(subscription=subscription, client=client, now=now)
     outcomes: Counter[str] = Counter()
     for event_id in _changed_event_ids(page):
         try:
@@ -84,7 +86,14 @@ def calendar_resync(
             outcomes[result.change.value if result else "no_booking"] += 1
 
     subscription.delta_link = page.delta_link
-    subscription.save(update_fields=["delta_link", "updated_at"])
+    changed = ["delta_link", "updated_at"]
+    if read_in_full:
+        subscription.calendar_imported_at = now
+        changed.append("calendar_imported_at")
+    subscription.save(update_fields=changed)
+    SubscriptionGap.objects.filter(practitioner_id=subscription.practitioner_id, recovered_at__isnull=True).update(
+        recovered_at=now
+    )
     if requested_at is not None:
         # Cleared only if nobody asked again while this resync ran.
         GraphSubscription.objects.filter(pk=subscription.pk, resync_requested_at=requested_at).update(
@@ -148,7 +157,8 @@ def _resync_after_replacement(
         )
 
 
-def _delta_read(*, subscription: GraphSubscription, client: GraphClient, now: datetime) -> DeltaPage:
+def _delta_read(*, subscription: GraphSubscription, client: GraphClient, now: datetime) -> tuple[DeltaPage, bool]:
+    """The changes since the saved delta link, and whether the whole window was read instead."""
     mailbox, calendar_id = subscription_calendar(subscription)
 
     def changes_since(delta_link: str) -> DeltaPage:
@@ -161,8 +171,8 @@ def _delta_read(*, subscription: GraphSubscription, client: GraphClient, now: da
         )
 
     try:
-        return changes_since(subscription.delta_link)
+        return changes_since(subscription.delta_link), not subscription.delta_link
     except GraphDeltaExpired:
         if not subscription.delta_link:
             raise
-        return changes_since("")
+        return changes_since(""), True

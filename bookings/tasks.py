@@ -1,9 +1,14 @@
 """Celery tasks: thin wrappers that call services."""
 
+import logging
+
 from celery import Task, shared_task
 
 from bookings import inbox, lifecycle, notifications, sync
+from practitioners import subscriptions
 from practitioners.clients import graph_client, graph_settings_missing, medirecords_client
+
+logger = logging.getLogger("clinic.graph.subscriptions")
 
 
 @shared_task(name="bookings.tasks.delivery_process")
@@ -57,3 +62,17 @@ def calendar_resyncs_due_task() -> int:
     if graph_settings_missing():
         return 0
     return lifecycle.calendar_resyncs_due(client=graph_client())
+
+
+@shared_task(name="bookings.tasks.graph_subscriptions_check")
+def graph_subscriptions_check_task() -> dict[str, int]:
+    """Check that Graph still holds every subscription, subscribe calendars that have none, then
+    import or resync the calendars that asked for it (new and recreated subscriptions), at once
+    rather than at the next round of `calendar_resyncs_due`."""
+    missing = graph_settings_missing()
+    if missing:
+        logger.warning("graph subscriptions not checked: Graph is not configured", extra={"missing": missing})
+        return {}
+    client = graph_client()
+    report = subscriptions.graph_subscriptions_check(client=client)
+    return report.counts() | {"resynced": lifecycle.calendar_resyncs_due(client=client)}

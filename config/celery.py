@@ -19,8 +19,9 @@ SUBSCRIPTION_UPKEEP_DELAY_SECONDS = 10
 
 @beat_init.connect
 def _subscription_upkeep_at_start(sender: Any, **kwargs: Any) -> None:
-    """Subscribe calendars right after a deploy instead of at the first renewal interval."""
-    app.send_task("practitioners.tasks.graph_subscriptions_renew", countdown=SUBSCRIPTION_UPKEEP_DELAY_SECONDS)
+    """Right after a deploy or restart, instead of at the first interval: subscribe the calendars
+    that have no subscription, recreate those Graph no longer holds, and import their events."""
+    app.send_task("bookings.tasks.graph_subscriptions_check", countdown=SUBSCRIPTION_UPKEEP_DELAY_SECONDS)
 
 
 # Imported for its signal handlers: one log line per task.

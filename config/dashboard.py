@@ -31,7 +31,7 @@ from bookings.selectors import bookings_visible_to
 from bookings.sync_outage import medirecords_unreachable_since
 from forms_intake.models import FormSubmission, SubmissionStatus
 from forms_intake.selectors import submissions_visible_to
-from practitioners.models import GraphSubscription
+from practitioners.models import GraphSubscription, SubscriptionGap
 from practitioners.practice_time import practice_zone
 
 # A practitioner's day is far shorter than this; a longer list is a sign of something odd,
@@ -39,6 +39,9 @@ from practitioners.practice_time import practice_zone
 ROWS_PER_PRACTITIONER_DAY = 50
 
 DAY_KEYS = ("today", "tomorrow")
+# Calendar gaps shown: those still open, and those recovered within this long.
+CALENDAR_GAPS_RECENT = timedelta(hours=24)
+CALENDAR_GAPS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -85,28 +88,42 @@ class GlanceBlock:
 
 
 @dataclass(frozen=True)
+class CalendarGap:
+    """A time a practitioner's calendar was deaf: Graph had forgotten its subscription."""
+
+    practitioner: str
+    deaf_since: str
+    recovered_at: str
+    url: str
+
+
+@dataclass(frozen=True)
 class DayAtAGlance:
     time_zone: str
     days: tuple[GlanceDay, ...]
     blocks: tuple[GlanceBlock, ...]
     # While MediRecords fails: since when, in practice time ("09:42 on Tuesday 1 December").
     medirecords_unreachable_since: str = ""
+    calendar_gaps: tuple[CalendarGap, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not self.days and not self.blocks and not self.medirecords_unreachable_since
+        return not self.days and not self.blocks and not self.medirecords_unreachable_since and not self.calendar_gaps
 
 
 def day_at_a_glance(*, user: User | AnonymousUser, now: datetime | None = None) -> DayAtAGlance:
     """What the login may see of the practice's today and tomorrow, and of the work waiting for staff."""
     zone = practice_zone()
-    today = timezone.localdate(now or timezone.now(), zone)
+    now = now or timezone.now()
+    today = timezone.localdate(now, zone)
     days = bookings_by_day(user=user, first_day=today, zone=zone) if _may_view(user, Booking) else ()
+    gaps = calendar_gaps(now=now, zone=zone) if _may_view(user, SubscriptionGap) else ()
     return DayAtAGlance(
         time_zone=settings.PRACTICE_TIME_ZONE,
         days=days,
         blocks=needs_a_person(user=user),
         medirecords_unreachable_since=medirecords_outage_shown(user=user, zone=zone),
+        calendar_gaps=gaps,
     )
 
 
@@ -120,6 +137,29 @@ def medirecords_outage_shown(*, user: User | AnonymousUser, zone: ZoneInfo) -> s
         return ""
     local = since.astimezone(zone)
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
+
+
+def calendar_gaps(*, now: datetime, zone: ZoneInfo) -> tuple[CalendarGap, ...]:
+    """Calendars that were deaf (open gaps, and those recovered lately), newest first; one query."""
+    rows = (
+        SubscriptionGap.objects.select_related("practitioner")
+        .filter(Q(recovered_at__isnull=True) | Q(recovered_at__gte=now - CALENDAR_GAPS_RECENT))
+        .order_by("-detected_at", "-pk")[:CALENDAR_GAPS_SHOWN]
+    )
+    return tuple(
+        CalendarGap(
+            practitioner=gap.practitioner.display_name,
+            deaf_since=_local_moment(gap.deaf_since, zone),
+            recovered_at=_local_moment(gap.recovered_at, zone) if gap.recovered_at else "",
+            url=reverse("admin:practitioners_subscriptiongap_change", args=[gap.pk]),
+        )
+        for gap in rows
+    )
+
+
+def _local_moment(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
 def bookings_by_day(*, user: User | AnonymousUser, first_day: date, zone: ZoneInfo) -> tuple[GlanceDay, ...]:

@@ -384,8 +384,11 @@ GRAPH_SUBSCRIPTION_RENEWAL_INTERVAL_SECONDS = env.int("GRAPH_SUBSCRIPTION_RENEWA
 GRAPH_SUBSCRIPTION_UNHEALTHY_AFTER_FAILURES = env.int("GRAPH_SUBSCRIPTION_UNHEALTHY_AFTER_FAILURES", default=3)
 # Seconds a web process keeps a subscription's clientState and receiver after reading them.
 GRAPH_SUBSCRIPTION_CACHE_SECONDS = env.int("GRAPH_SUBSCRIPTION_CACHE_SECONDS", default=30)
-# The window a calendar resync (after missed notifications) reads: from yesterday to this far ahead.
-GRAPH_RESYNC_DAYS_AHEAD = env.int("GRAPH_RESYNC_DAYS_AHEAD", default=90)
+# The window a calendar resync (a newly subscribed calendar, missed notifications) reads: from
+# yesterday to this far ahead. Must reach the furthest date Calendly lets patients book.
+GRAPH_RESYNC_DAYS_AHEAD = env.int("GRAPH_RESYNC_DAYS_AHEAD", default=365)
+# How often beat checks that Graph still holds each subscription (also done when beat starts).
+GRAPH_SUBSCRIPTION_CHECK_INTERVAL_SECONDS = env.int("GRAPH_SUBSCRIPTION_CHECK_INTERVAL_SECONDS", default=60 * 60)
 
 CALENDLY_API_URL = env.str("CALENDLY_API_URL", default="https://api.calendly.com")
 CALENDLY_API_TOKEN = env.str("CALENDLY_API_TOKEN", default="")
@@ -429,6 +432,10 @@ CELERY_BEAT_SCHEDULE = {
     "graph-subscriptions-renew": {
         "task": "practitioners.tasks.graph_subscriptions_renew",
         "schedule": float(GRAPH_SUBSCRIPTION_RENEWAL_INTERVAL_SECONDS),
+    },
+    "graph-subscriptions-check": {
+        "task": "bookings.tasks.graph_subscriptions_check",
+        "schedule": float(GRAPH_SUBSCRIPTION_CHECK_INTERVAL_SECONDS),
     },
 }
 

@@ -23,7 +23,7 @@ from practitioners.authenticators import (
     authenticator_secret_show_once_take,
 )
 from practitioners.graph import GraphClient, GraphError
-from practitioners.models import GraphSubscription, Practitioner, StaffProfile
+from practitioners.models import GraphSubscription, Practitioner, StaffProfile, SubscriptionGap
 
 SUBSCRIPTION_KEPT = frozenset(
     {subscriptions.RenewOutcome.RENEWED, subscriptions.RenewOutcome.REAUTHORIZED, subscriptions.RenewOutcome.RECREATED}
@@ -64,6 +64,8 @@ class GraphSubscriptionAdmin(admin.ModelAdmin[GraphSubscription]):
         "renewal_failures",
         "last_error",
         "resync_requested_at",
+        "calendar_imported_at",
+        "last_seen_on_graph_at",
     ]
     list_filter = ["is_healthy", "receiver"]
     list_select_related = ["practitioner"]
@@ -80,6 +82,8 @@ class GraphSubscriptionAdmin(admin.ModelAdmin[GraphSubscription]):
         "is_healthy",
         "last_error",
         "delta_link",
+        "calendar_imported_at",
+        "last_seen_on_graph_at",
         "created_at",
         "updated_at",
     ]
@@ -137,6 +141,25 @@ class GraphSubscriptionAdmin(admin.ModelAdmin[GraphSubscription]):
             self.message_user(
                 request, f"{failed} subscriptions failed; the last error is on each row.", level=messages.ERROR
             )
+
+
+@admin.register(SubscriptionGap)
+class SubscriptionGapAdmin(admin.ModelAdmin[SubscriptionGap]):
+    """When a calendar was deaf (Graph had forgotten its subscription): recorded by upkeep, read here."""
+
+    list_display = ["practitioner", "deaf_since", "detected_at", "recovered_at", "lost_graph_id"]
+    list_select_related = ["practitioner"]
+    list_filter = ["practitioner"]
+    date_hierarchy = "detected_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SubscriptionGap | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SubscriptionGap | None = None) -> bool:
+        return False
 
 
 class StaffProfileInline(admin.StackedInline[StaffProfile, Any]):

@@ -102,6 +102,18 @@ class GraphSubscription(models.Model):
         help_text="Set when notifications may have been missed (the subscription had to be recreated); "
         "the calendar is read again and this is cleared.",
     )
+    calendar_imported_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the calendar's events up to the resync horizon were last read in full and applied: "
+        "done once a calendar is first subscribed, and again whenever a resync has to start over.",
+    )
+    last_seen_on_graph_at = models.DateTimeField(
+        "last seen on Graph",
+        null=True,
+        blank=True,
+        help_text="When Graph last listed this subscription (checked at start and every hour).",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -112,10 +124,50 @@ class GraphSubscription(models.Model):
             models.CheckConstraint(
                 condition=models.Q(receiver__in=SubscriptionReceiver.values), name="graph_subscription_receiver_valid"
             ),
+            # One calendar, one subscription: two would deliver every change twice and leave
+            # one of them unrenewed. Upkeep passes also take `SubscriptionUpkeepLease` first.
+            models.UniqueConstraint(fields=["practitioner"], name="graph_subscription_one_per_practitioner"),
         ]
 
     def __str__(self) -> str:
         return f"Graph subscription for {self.practitioner}"
+
+
+class SubscriptionGap(models.Model):
+    """A time a calendar was deaf: Graph no longer had its subscription and nothing was notified.
+
+    Opened when the upkeep finds the subscription gone from Graph; closed once a new
+    subscription watches the calendar and a resync has applied what changed meanwhile.
+    """
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="subscription_gaps")
+    lost_graph_id = models.CharField("lost Graph subscription id", max_length=64)
+    deaf_since = models.DateTimeField(help_text="The last time Graph was known to hold the subscription.")
+    detected_at = models.DateTimeField(help_text="When the upkeep found it gone and subscribed again.")
+    recovered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the calendar's changes since were read and applied."
+    )
+
+    class Meta:
+        ordering = ["-detected_at"]
+        indexes = [models.Index(fields=["-detected_at"], name="subscription_gap_detected")]
+
+    def __str__(self) -> str:
+        return f"Calendar of {self.practitioner} deaf since {self.deaf_since:%Y-%m-%d %H:%M}"
+
+
+class SubscriptionUpkeepLease(models.Model):
+    """Who may create, renew or delete subscriptions now: one upkeep pass at a time.
+
+    A lease is a time taken by one atomic UPDATE (no transaction held across Graph calls);
+    a process that dies leaves a lease that simply runs out.
+    """
+
+    name = models.CharField(max_length=32, unique=True)
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Upkeep lease {self.name}"
 
 
 class StaffProfile(models.Model):

@@ -41,6 +41,7 @@ FRONT_DESK_PERMISSIONS = (
     "bookings.change_notification",
     "practitioners.view_practitioner",
     "practitioners.view_graphsubscription",
+    "practitioners.view_subscriptiongap",
     "forms_intake.view_formdefinition",
     "forms_intake.view_formsubmission",
     "forms_intake.change_formsubmission",

@@ -2,30 +2,59 @@
 
 Outlook subscriptions live at most a week and Graph deletes one that is not renewed in time,
 so beat renews them well before they expire; a failure is counted on the row and shown in
-admin, and a subscription Graph no longer has is created again. Every function takes the
-Graph client and, where time matters, `now`, so tests can hand in a fake and a frozen clock.
+admin, and a subscription Graph no longer has is created again. Graph can also forget a
+subscription without telling us (an admin deleted it, a lost `subscriptionRemoved`, a
+restarted fake), so `graph_subscriptions_check` lists Graph's subscriptions at start and every
+hour, recreates what is missing and records the gap (`SubscriptionGap`).
+
+A calendar subscribed for the first time asks for a resync (`resync_requested_at`), which
+imports the events already in it; a recreated one asks for one too, to fill the gap.
+
+One calendar has one subscription: each pass over the practice holds
+`SubscriptionUpkeepLease`, and the database refuses a second row for a practitioner. Every
+function takes the Graph client and, where time matters, `now`, so tests can hand in a fake
+and a frozen clock.
 """
 
 import logging
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from practitioners.graph import GraphClient, GraphError, GraphNotFound, is_transient
-from practitioners.models import BookingType, GraphSubscription, Practitioner, SubscriptionReceiver
+from practitioners.models import (
+    BookingType,
+    GraphSubscription,
+    Practitioner,
+    SubscriptionGap,
+    SubscriptionReceiver,
+    SubscriptionUpkeepLease,
+)
 
 logger = logging.getLogger("clinic.graph.subscriptions")
 
 # 48 random bytes: 64 URL-safe characters, within Graph's 128-character limit for clientState.
 CLIENT_STATE_BYTES = 48
 LAST_ERROR_MAX = 500
+UPKEEP_LEASE_NAME = "graph-subscriptions"
+# Longer than any pass: a creation waits at most 10 s for Graph's handshake with our server.
+UPKEEP_LEASE_SECONDS = 15 * 60
+UPKEEP_LEASE_POLL_SECONDS = 0.5
+
+
+class CalendarAlreadySubscribed(Exception):  # noqa: N818 - names the condition
+    """Another process subscribed the calendar first; the message is the practitioner's slug."""
 
 
 class RenewOutcome(StrEnum):
@@ -59,6 +88,8 @@ class SyncReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     # Some failure may go away if the pass is run again soon.
     retry_later: bool = False
+    # Another pass held the upkeep lease: this one did nothing.
+    busy: bool = False
 
     def failure_add(self, label: str, error: GraphError) -> None:
         self.failed.append((label, _error_text(error)))
@@ -109,10 +140,20 @@ def graph_subscription_create(
 ) -> GraphSubscription:
     """Subscribe to the practitioner's calendar and keep the subscription and its secret.
 
-    `delta_link` carries a calendar resync's position over to the new subscription.
+    `delta_link` carries a calendar resync's position over to the new subscription; without
+    one the calendar is subscribed for the first time, and a resync is asked for that imports
+    the events already in it (booked before anything was watching). Raises
+    CalendarAlreadySubscribed, having deleted the new subscription in Graph again, when another
+    process subscribed the calendar meanwhile.
     """
-    opened = _subscription_open(practitioner=practitioner, client=client, now=now or timezone.now())
-    return _subscription_store(opened, delta_link=delta_link)
+    now = now or timezone.now()
+    opened = _subscription_open(practitioner=practitioner, client=client, now=now)
+    try:
+        with transaction.atomic():
+            return _subscription_store(opened, delta_link=delta_link, resync_requested_at=None if delta_link else now)
+    except IntegrityError:
+        _duplicate_undo(opened, client=client)
+        raise CalendarAlreadySubscribed(practitioner.slug) from None
 
 
 def graph_subscription_renew(
@@ -167,14 +208,19 @@ def graph_subscription_reauthorize(
 
 
 def graph_subscription_replace(
-    *, subscription: GraphSubscription, client: GraphClient, now: datetime | None = None
+    *,
+    subscription: GraphSubscription,
+    client: GraphClient,
+    now: datetime | None = None,
+    deaf_since: datetime | None = None,
 ) -> GraphSubscription:
     """A new subscription for the same practitioner in place of `subscription`.
 
-    For a `subscriptionRemoved` lifecycle notification and for the admin's "recreate". The
-    new one is created before the old one goes, so the calendar is never unwatched; the old
-    delta link moves to the new row so the resync continues where it was. A failure is
-    recorded on the old row and raised.
+    For a `subscriptionRemoved` lifecycle notification, for the admin's "recreate", and for a
+    subscription Graph no longer has (then `deaf_since`, the last time Graph was known to hold
+    it, opens a `SubscriptionGap`). The new one is created before the old one goes, so the
+    calendar is never unwatched; the old delta link moves to the new row so the resync
+    continues where it was. A failure is recorded on the old row and raised.
     """
     now = now or timezone.now()
     practitioner = subscription.practitioner
@@ -185,13 +231,20 @@ def graph_subscription_replace(
         _failure_record(subscription, error=error, now=now, gone=True)
         raise
     # Graph is called outside the transaction: a write lock is never held across a network call.
-    with transaction.atomic():
-        subscription.delete()
-        replacement = _subscription_store(opened, delta_link=subscription.delta_link)
-        # Whatever changed while no subscription was watching was never notified: ask for a
-        # resync of the calendar (the bookings app does it and clears the mark).
-        replacement.resync_requested_at = now
-        replacement.save(update_fields=["resync_requested_at"])
+    try:
+        with transaction.atomic():
+            subscription.delete()
+            # Whatever changed while no subscription was watching was never notified: ask for a
+            # resync of the calendar (the bookings app does it and clears the mark).
+            replacement = _subscription_store(opened, delta_link=subscription.delta_link, resync_requested_at=now)
+            if deaf_since is not None:
+                SubscriptionGap.objects.create(
+                    practitioner=practitioner, lost_graph_id=old_graph_id, deaf_since=deaf_since, detected_at=now
+                )
+    except IntegrityError:
+        # Replaced by another process at the same moment: its subscription stays, ours goes.
+        _duplicate_undo(opened, client=client)
+        return GraphSubscription.objects.get(practitioner=practitioner)
     try:
         client.subscription_delete(subscription_id=old_graph_id)
     except GraphError as error:
@@ -217,25 +270,64 @@ def graph_subscription_delete(*, subscription: GraphSubscription, client: GraphC
 # --- The whole practice ---------------------------------------------------------------
 
 
-def graph_subscriptions_sync(*, client: GraphClient, now: datetime | None = None) -> SyncReport:
+def graph_subscriptions_sync(
+    *, client: GraphClient, now: datetime | None = None, wait_seconds: float = 0.0
+) -> SyncReport:
     """Make the subscriptions in Graph and in the database match the practice.
 
     Each active practitioner with a mailbox gets exactly one subscription, renewed now;
     subscriptions of inactive practitioners, of a changed mailbox, calendar, booking type or
     public URL are deleted (and created afresh where still wanted); subscriptions in Graph
     that point at our URLs but that we have no row for are deleted. A failure for one
-    practitioner is reported and the others carry on.
+    practitioner is reported and the others carry on. While another pass holds the upkeep
+    lease this waits for it up to `wait_seconds`, then reports itself `busy` and does nothing.
     """
     now = now or timezone.now()
     report = SyncReport()
-    live: dict[str, dict[str, Any]] | None = None
-    try:
-        live = {str(item.get("id")): item for item in client.subscriptions_list()}
-    except GraphError as error:
-        report.failure_add("subscriptions list", error)
-    _practice_reconcile(client=client, now=now, report=report, renew_all=True, live=live)
-    if live is not None:
-        _strays_delete(client=client, live=live, report=report)
+    with subscription_upkeep_lease(report=report, wait_seconds=wait_seconds) as held:
+        if not held:
+            return report
+        live: dict[str, dict[str, Any]] | None = None
+        try:
+            live = {str(item.get("id")): item for item in client.subscriptions_list()}
+        except GraphError as error:
+            report.failure_add("subscriptions list", error)
+        _practice_reconcile(client=client, now=now, report=report, renew_all=True, live=live)
+        if live is not None:
+            _strays_delete(client=client, live=live, report=report)
+    return report
+
+
+def graph_subscriptions_check(*, client: GraphClient, now: datetime | None = None) -> SyncReport:
+    """Make sure Graph still holds every subscription of ours; then the renewals that are due.
+
+    Graph may forget a subscription without a lifecycle notification reaching us; until it
+    is recreated the calendar is deaf. Each of ours that `GET /subscriptions` does not list
+    is replaced (the replacement asks for a resync of its calendar) and the gap is recorded,
+    from the last time Graph was known to hold it; each listed one is marked seen. If Graph
+    cannot be listed nothing is taken for missing.
+    """
+    now = now or timezone.now()
+    report = SyncReport()
+    with subscription_upkeep_lease(report=report) as held:
+        if not held:
+            return report
+        listed_at = timezone.now()
+        try:
+            live = {str(item.get("id")) for item in client.subscriptions_list()}
+        except GraphError as error:
+            report.failure_add("subscriptions list", error)
+            return report
+        # A row made after the listing began (a lifecycle replacement) cannot be in it.
+        ours = list(GraphSubscription.objects.select_related("practitioner").filter(created_at__lte=listed_at))
+        GraphSubscription.objects.filter(pk__in=[row.pk for row in ours if row.graph_id in live]).update(
+            last_seen_on_graph_at=now
+        )
+        for subscription in ours:
+            if subscription.graph_id not in live and _still_wanted(subscription.practitioner):
+                _lost_replace(subscription=subscription, client=client, now=now, report=report)
+        # Then as every renewal pass: unwanted rows go, calendars without one get one.
+        _practice_reconcile(client=client, now=now, report=report, renew_all=False, live=None)
     return report
 
 
@@ -248,7 +340,9 @@ def graph_subscriptions_renew_due(*, client: GraphClient, now: datetime | None =
     """
     now = now or timezone.now()
     report = SyncReport()
-    _practice_reconcile(client=client, now=now, report=report, renew_all=False, live=None)
+    with subscription_upkeep_lease(report=report) as held:
+        if held:
+            _practice_reconcile(client=client, now=now, report=report, renew_all=False, live=None)
     return report
 
 
@@ -307,6 +401,8 @@ def _practice_reconcile(
                 graph_subscription_create(practitioner=practitioner, client=client, now=now)
             except GraphError as error:
                 report.failure_add(practitioner.slug, error)
+            except CalendarAlreadySubscribed:
+                pass  # subscribed by a lifecycle replacement meanwhile: nothing more to do
             else:
                 report.created.append(practitioner.slug)
             continue
@@ -358,7 +454,9 @@ def _strays_delete(*, client: GraphClient, live: dict[str, dict[str, Any]], repo
 def _recreated(*, subscription: GraphSubscription, client: GraphClient, now: datetime) -> RenewOutcome:
     """Graph deleted the subscription (not renewed in time, or removed): make a new one."""
     try:
-        graph_subscription_replace(subscription=subscription, client=client, now=now)
+        graph_subscription_replace(
+            subscription=subscription, client=client, now=now, deaf_since=_last_known_alive(subscription)
+        )
     except GraphError as error:
         return _failed(error)
     except ValueError as error:
@@ -454,7 +552,7 @@ def _subscription_open(*, practitioner: Practitioner, client: GraphClient, now: 
     )
 
 
-def _subscription_store(opened: _Opened, *, delta_link: str) -> GraphSubscription:
+def _subscription_store(opened: _Opened, *, delta_link: str, resync_requested_at: datetime | None) -> GraphSubscription:
     subscription = GraphSubscription.objects.create(
         practitioner=opened.practitioner,
         graph_id=opened.graph_id,
@@ -463,9 +561,90 @@ def _subscription_store(opened: _Opened, *, delta_link: str) -> GraphSubscriptio
         receiver=opened.target.receiver,
         expires_at=opened.expires_at,
         delta_link=delta_link,
+        resync_requested_at=resync_requested_at,
     )
     logger.info(
         "graph subscription created",
         extra={"practitioner": opened.practitioner.slug, "subscription_id": subscription.graph_id},
     )
     return subscription
+
+
+def _duplicate_undo(opened: _Opened, *, client: GraphClient) -> None:
+    """Delete in Graph a subscription just made that lost the race to another process's."""
+    logger.info(
+        "graph subscription not kept: the calendar was subscribed meanwhile",
+        extra={"practitioner": opened.practitioner.slug, "subscription_id": opened.graph_id},
+    )
+    try:
+        client.subscription_delete(subscription_id=opened.graph_id)
+    except GraphError as error:
+        # No row points at it: the next sync deletes it as a stray.
+        logger.warning(
+            "graph subscription not kept and not deleted",
+            extra={"subscription_id": opened.graph_id, "error": _error_text(error)},
+        )
+
+
+def _still_wanted(practitioner: Practitioner) -> bool:
+    return practitioner.is_active and graph_subscription_target(practitioner=practitioner) is not None
+
+
+def _last_known_alive(subscription: GraphSubscription) -> datetime:
+    """The last time Graph was known to hold the subscription: listed, renewed or created."""
+    known = [subscription.last_seen_on_graph_at, subscription.last_renewed_at, subscription.created_at]
+    return max(moment for moment in known if moment is not None)
+
+
+def _lost_replace(*, subscription: GraphSubscription, client: GraphClient, now: datetime, report: SyncReport) -> None:
+    slug = subscription.practitioner.slug
+    logger.warning(
+        "graph subscription missing from Graph; subscribing the calendar again",
+        extra={"practitioner": slug, "subscription_id": subscription.graph_id},
+    )
+    try:
+        graph_subscription_replace(
+            subscription=subscription, client=client, now=now, deaf_since=_last_known_alive(subscription)
+        )
+    except GraphError as error:
+        report.failure_add(slug, error)
+    else:
+        report.created.append(slug)
+
+
+# --- One pass at a time ---------------------------------------------------------------
+
+
+@contextmanager
+def subscription_upkeep_lease(*, report: SyncReport, wait_seconds: float = 0.0) -> Iterator[bool]:
+    """Hold the upkeep lease for the block; yields False (and marks `report` busy) if another
+    pass holds it for longer than `wait_seconds`.
+
+    Two passes at once (`graph_subscriptions sync` beside beat's renewal) would each create
+    a subscription for a calendar that has none. No transaction is held across Graph calls.
+    """
+    token = _lease_take()
+    deadline = time.monotonic() + wait_seconds
+    while token is None and time.monotonic() < deadline:
+        time.sleep(UPKEEP_LEASE_POLL_SECONDS)
+        token = _lease_take()
+    if token is None:
+        report.busy = report.retry_later = True
+        logger.info("graph subscription upkeep skipped: another pass is running")
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        SubscriptionUpkeepLease.objects.filter(name=UPKEEP_LEASE_NAME, held_until=token).update(held_until=None)
+
+
+def _lease_take() -> datetime | None:
+    # Real time, not a caller's `now`: the lease is about processes running now.
+    now = timezone.now()
+    # get_or_create copes with another process creating the row at the same moment.
+    SubscriptionUpkeepLease.objects.get_or_create(name=UPKEEP_LEASE_NAME)
+    token = now + timedelta(seconds=UPKEEP_LEASE_SECONDS)
+    free = Q(held_until__isnull=True) | Q(held_until__lt=now)
+    taken = SubscriptionUpkeepLease.objects.filter(free, name=UPKEEP_LEASE_NAME).update(held_until=token)
+    return token if taken == 1 else None

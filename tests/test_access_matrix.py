@@ -43,7 +43,7 @@ from bookings.models import (
     SyncState,
 )
 from forms_intake.models import FormDefinition, FormSubmission, FormType, SubmissionStatus, TriageAssessment
-from practitioners.models import BookingType, GraphSubscription, Practitioner, PractitionerKind
+from practitioners.models import BookingType, GraphSubscription, Practitioner, PractitionerKind, SubscriptionGap
 from practitioners.staff_roles import CONSULTANT, FRONT_DESK, PRACTICE_MANAGER, PRACTITIONER
 from tests.bookings.factories import BookingFactory, InboundDeliveryFactory, PatientFactory
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
@@ -76,6 +76,7 @@ TRIAGE = "forms_intake.TriageAssessment"
 FORM_DEFINITION = "forms_intake.FormDefinition"
 PRACTITIONER_MODEL = "practitioners.Practitioner"
 SUBSCRIPTION = "practitioners.GraphSubscription"
+SUBSCRIPTION_GAP = "practitioners.SubscriptionGap"
 USER = "auth.User"
 
 ACTIONS = ("changelist", "change", "add", "delete")
@@ -177,6 +178,14 @@ MATRIX: dict[str, dict[str, tuple[int | str, ...]]] = {
         NO_ROLE:          NONE_ALLOWED,
         NOT_STAFF:        TO_LOGIN,
     },
+    SUBSCRIPTION_GAP: {
+        PRACTICE_MANAGER: (200, 200, 403, 403),
+        FRONT_DESK:       (200, 200, 403, 403),
+        PRACTITIONER:     NONE_ALLOWED,
+        CONSULTANT:       NONE_ALLOWED,
+        NO_ROLE:          NONE_ALLOWED,
+        NOT_STAFF:        TO_LOGIN,
+    },
     USER: {
         PRACTICE_MANAGER: (200, 200, 200, 403),
         FRONT_DESK:       NONE_ALLOWED,
@@ -229,6 +238,7 @@ class Clinic:
     audit_entry: AuditEntry
     definition: FormDefinition
     subscription: GraphSubscription
+    subscription_gap: SubscriptionGap
     somebody: AbstractUser
 
     def row(self, model: str, role: str) -> models.Model:
@@ -246,6 +256,7 @@ class Clinic:
             FORM_DEFINITION: self.definition,
             PRACTITIONER_MODEL: self.dr_dia,
             SUBSCRIPTION: self.subscription,
+            SUBSCRIPTION_GAP: self.subscription_gap,
             USER: self.somebody,
         }
         return rows[model]
@@ -385,6 +396,9 @@ def clinic() -> Clinic:
             form_type=FormType.FULL, defaults={"jotform_form_id": "251234567890123"}
         )[0],
         subscription=GraphSubscriptionFactory.create(practitioner=dr_dia),
+        subscription_gap=SubscriptionGap.objects.create(
+            practitioner=dr_dia, lost_graph_id="lost", deaf_since=timezone.now(), detected_at=timezone.now()
+        ),
         somebody=somebody,
     )
 
@@ -459,6 +473,7 @@ def test_the_matrix_covers_every_role_and_model():
         FORM_DEFINITION,
         PRACTITIONER_MODEL,
         SUBSCRIPTION,
+        SUBSCRIPTION_GAP,
         USER,
     }
     for by_role in MATRIX.values():

@@ -13,7 +13,7 @@ from django.urls import reverse
 from bookings.models import BookingKind, BookingStatus, DeliveryStatus, SyncState
 from config import dashboard
 from forms_intake.models import FormSubmission, FormType, SubmissionStatus
-from practitioners.models import StaffProfile
+from practitioners.models import StaffProfile, SubscriptionGap
 from tests.bookings.factories import BookingFactory, InboundDeliveryFactory
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
 
@@ -322,3 +322,59 @@ class TestMediRecordsUnreachable:
         user = django_user_model.objects.create_user(username="bare", is_staff=True)
 
         assert "MediRecords unreachable" not in index_page(client, user)
+
+
+class TestCalendarGaps:
+    """Which calendar was deaf (Graph had forgotten its subscription), since when, recovered when."""
+
+    @pytest.fixture
+    def gaps(self, dr_dia, nurse):
+        return {
+            "open": SubscriptionGap.objects.create(
+                practitioner=nurse, lost_graph_id="lost-1", deaf_since=sydney(1, 21), detected_at=sydney(1, 23)
+            ),
+            "recovered": SubscriptionGap.objects.create(
+                practitioner=dr_dia,
+                lost_graph_id="lost-2",
+                deaf_since=sydney(1, 9, 5),
+                detected_at=sydney(1, 10),
+                recovered_at=sydney(1, 10, 1),
+            ),
+            "long_ago": SubscriptionGap.objects.create(
+                practitioner=dr_dia,
+                lost_graph_id="lost-3",
+                deaf_since=sydney(1, 0) - timedelta(days=3),
+                detected_at=sydney(1, 0) - timedelta(days=3),
+                recovered_at=sydney(1, 0) - timedelta(days=3),
+            ),
+        }
+
+    def test_open_and_recent_gaps_show_with_their_times(self, client, django_user_model, gaps):
+        page = index_page(client, staff_login(django_user_model, username="manager", group="Practice manager"))
+
+        section = element(page, "div", "glance-calendar-gaps")
+        assert section is not None
+        rows = [
+            [
+                re.sub(r"<[^>]+>", "", cell).strip()
+                for cell in re.findall(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", row, re.DOTALL)
+            ]
+            for row in re.findall(r'<tr class="glance-calendar-gap">(.*?)</tr>', section, re.DOTALL)
+        ]
+        assert rows == [
+            ["Nurse", "Tue 1 Dec 21:00", "not yet"],
+            ["Dr Dia", "Tue 1 Dec 09:05", "Tue 1 Dec 10:01"],
+        ]
+        assert reverse("admin:practitioners_subscriptiongap_change", args=[gaps["open"].pk]) in section
+
+    def test_no_gaps_no_block(self, client, django_user_model, dr_dia):
+        page = index_page(client, staff_login(django_user_model, username="manager", group="Practice manager"))
+
+        assert "glance-calendar-gaps" not in page
+
+    def test_a_practitioner_does_not_see_them(self, client, django_user_model, dr_dia, gaps):
+        page = index_page(
+            client, staff_login(django_user_model, username="dia", group="Practitioner", practitioner=dr_dia)
+        )
+
+        assert "glance-calendar-gaps" not in page

@@ -33,7 +33,7 @@ from bookings.models import (
     SyncState,
 )
 from forms_intake.models import FormSubmission, FormType, SubmissionStatus
-from practitioners.models import StaffProfile
+from practitioners.models import StaffProfile, SubscriptionGap
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
@@ -144,6 +144,19 @@ def rows_add(count: int, *, start: int, practitioners, actor) -> None:
                 http_status=(200, 201, 422, 503)[number % 4],
             )
             for number, booking in zip(numbers, bookings, strict=True)
+        ]
+    )
+    now = timezone.now()
+    SubscriptionGap.objects.bulk_create(
+        [
+            SubscriptionGap(
+                practitioner=practitioners[number % len(practitioners)],
+                lost_graph_id=f"lost-{number}",
+                deaf_since=now - timedelta(hours=2),
+                detected_at=now - timedelta(hours=1),
+                recovered_at=None if number % 2 else now,
+            )
+            for number in numbers
         ]
     )
     AuditEntry.objects.bulk_create(

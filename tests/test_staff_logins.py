@@ -120,7 +120,7 @@ class TestRoles:
         call_command("staff_roles")
         assert front_desk.permissions.filter(codename="add_booking").exists()
         assert not front_desk.permissions.filter(codename__in=["view_triage", "view_answers"]).exists()
-        assert "Front desk: 17 permissions" in capsys.readouterr().out
+        assert "Front desk: 18 permissions" in capsys.readouterr().out
 
     def test_only_the_consultant_and_the_manager_see_all_triage(self):
         holders = set(Group.objects.filter(permissions__codename="view_all_triage").values_list("name", flat=True))

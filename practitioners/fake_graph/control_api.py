@@ -11,6 +11,7 @@ an end-to-end test). No authentication: bind the fake to localhost.
     DELETE /_fake/mailboxes/{user}/events/{id}         -> 204 (notifies "deleted")
     GET  /_fake/subscriptions                          {"value": [subscription, ...]}
     POST /_fake/subscriptions/{id}/lifecycle           {"lifecycleEvent"} -> 200 delivery
+    POST /_fake/subscriptions/forget                   -> {"forgotten": n}: Graph drops them all, telling nobody
     GET  /_fake/notifications                          {"value": [delivery, ...]}
     GET|POST /_fake/throttle                           {status, count, path_prefix?, retry_after} -> {"value": queue}
     GET|POST /_fake/options                            {duplicate_updates?, delta_page_size?} -> options
@@ -113,6 +114,7 @@ def _router(graph: FakeGraph) -> Router:
                 "DELETE": event_delete,
             },
             "/_fake/subscriptions": {"GET": lambda call: ok({"value": graph.subscriptions()})},
+            "/_fake/subscriptions/forget": {"POST": lambda call: ok({"forgotten": graph.forget_subscriptions()})},
             "/_fake/subscriptions/(?P<id>[^/]+)/lifecycle": {"POST": lifecycle_send},
             "/_fake/notifications": {"GET": lambda call: ok({"value": [d.as_json() for d in graph.notifications()]})},
             "/_fake/throttle": {"GET": lambda call: ok({"value": graph.throttles()}), "POST": throttle_add},

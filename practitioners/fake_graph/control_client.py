@@ -47,6 +47,23 @@ def event_create(*, control_url: str, mailbox: str, event: Mapping[str, Any], ti
     raise FakeGraphControlError(f"the fake Graph at {control_url} answered {response.status_code} {code}: {message}")
 
 
+def subscription_ids(*, control_url: str, timeout: float = 5.0) -> set[str]:
+    """The ids of the subscriptions the fake holds now."""
+    url = f"{control_url.rstrip('/')}/_fake/subscriptions"
+    try:
+        with requests.Session() as session:
+            session.trust_env = False
+            response = session.get(url, timeout=timeout)
+    except requests.RequestException as error:
+        raise FakeGraphUnreachableError(f"no fake Graph answered at {control_url} ({type(error).__name__})") from error
+    if response.status_code != 200:
+        code, message = _error(response)
+        raise FakeGraphControlError(
+            f"the fake Graph at {control_url} answered {response.status_code} {code}: {message}"
+        )
+    return {str(item.get("id")) for item in response.json().get("value") or []}
+
+
 def _error(response: requests.Response) -> tuple[str, str]:
     try:
         error = response.json()["error"]

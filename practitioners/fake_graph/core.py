@@ -181,6 +181,14 @@ class FakeGraph:
         with self._lock:
             return [s.as_json() for s in self._live_subscriptions()]
 
+    def forget_subscriptions(self) -> int:
+        """Drops every subscription without a word to anyone, as Graph may (an administrator deleted
+        them, a lost `subscriptionRemoved`); returns how many there were."""
+        with self._lock:
+            count = len(self._subscriptions)
+            self._subscriptions.clear()
+            return count
+
     def notifications(self) -> list[Delivery]:
         """Every POST of notifications made so far (change and lifecycle), oldest first."""
         return self._dispatcher.deliveries()

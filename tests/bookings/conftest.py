@@ -67,6 +67,8 @@ class FakeGraph:
         self.created: list[JSON] = []
         self.deleted: list[str] = []
         self.upkeep_error: Exception | None = None
+        # What `GET /subscriptions` answers: the ids Graph holds, or an error to raise.
+        self.held: list[str] | Exception = []
 
     def event_get(self, *, mailbox: str, event_id: str, calendar_id: str = "") -> JSON:
         self.event_gets.append(event_id)
@@ -103,6 +105,11 @@ class FakeGraph:
 
     def subscription_delete(self, *, subscription_id: str) -> None:
         self.deleted.append(subscription_id)
+
+    def subscriptions_list(self) -> list[JSON]:
+        if isinstance(self.held, Exception):
+            raise self.held
+        return [{"id": graph_id} for graph_id in self.held]
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import pytest
 from bookings import inbox
 from bookings.lifecycle import SubscriptionUpkeepFailed, calendar_resync, calendar_resyncs_due, graph_lifecycle_process
 from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery
+from practitioners import subscriptions
 from practitioners.graph import DeltaPage, GraphDeltaExpired, GraphNotFound, GraphServerError, GraphThrottled
-from practitioners.models import GraphSubscription
+from practitioners.models import GraphSubscription, SubscriptionGap
 from tests.bookings.conftest import (
     DR_DIA_SUBSCRIPTION,
     NURSE_EVENT_ID,
@@ -357,3 +358,86 @@ class TestRequestedResyncs:
     def test_subscriptions_not_asking_are_not_read(self, nurse_subscription, fake_graph):
         assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
         assert fake_graph.delta_calls == []
+
+
+class TestFirstImport:
+    """A calendar subscribed for the first time: the events already in it become bookings."""
+
+    def test_the_default_horizon_reaches_a_year_ahead(self, nurse_subscription, fake_graph):
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        assert fake_graph.delta_calls[0]["end"] == NOW + timedelta(days=365)
+
+    def test_an_event_booked_before_the_subscription_becomes_a_booking_and_the_import_is_recorded(
+        self, nurse, fake_graph, sync_requests, django_capture_on_commit_callbacks
+    ):
+        far_ahead = (NOW + timedelta(days=200)).replace(microsecond=0)
+        event = nurse_event(
+            start={"dateTime": far_ahead.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"},
+            end={
+                "dateTime": (far_ahead + timedelta(minutes=45)).strftime("%Y-%m-%dT%H:%M:%S.0000000"),
+                "timeZone": "UTC",
+            },
+        )
+        fake_graph.events[event["id"]] = event
+        fake_graph.delta_pages = [DeltaPage(events=[event], removed_ids=[], delta_link=DELTA_LINK)]
+        subscription = subscriptions.graph_subscription_create(practitioner=nurse, client=fake_graph, now=NOW)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            assert calendar_resyncs_due(client=fake_graph, now=NOW) == 1
+
+        booking = Booking.objects.get(o365_event_id=event["id"])
+        assert booking.starts_at == far_ahead
+        assert sync_requests == [booking.pk]
+        subscription.refresh_from_db()
+        assert (subscription.calendar_imported_at, subscription.resync_requested_at) == (NOW, None)
+
+    def test_a_resync_from_a_delta_link_is_not_an_import(self, nurse_subscription, fake_graph):
+        nurse_subscription.delta_link = DELTA_LINK
+        nurse_subscription.save()
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.calendar_imported_at is None
+
+    def test_a_resync_that_had_to_start_over_is_an_import(self, nurse_subscription, fake_graph):
+        nurse_subscription.delta_link = DELTA_LINK
+        nurse_subscription.save()
+        fake_graph.delta_pages = [
+            GraphDeltaExpired("GET /users/{mailbox}/calendarView/delta: 410", status=410),
+            DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK),
+        ]
+
+        calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
+
+        nurse_subscription.refresh_from_db()
+        assert nurse_subscription.calendar_imported_at == NOW
+
+
+class TestGapRecovery:
+    def test_the_resync_of_a_recreated_subscription_closes_the_calendars_gap(
+        self, nurse, nurse_subscription, fake_graph
+    ):
+        fake_graph.held = []  # Graph forgot the subscription
+        report = subscriptions.graph_subscriptions_check(client=fake_graph, now=NOW)
+        assert report.created == ["nurse"]
+        gap = SubscriptionGap.objects.get(practitioner=nurse)
+        assert gap.recovered_at is None
+        fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+
+        assert calendar_resyncs_due(client=fake_graph, now=NOW + timedelta(seconds=30)) == 1
+
+        gap.refresh_from_db()
+        assert gap.recovered_at == NOW + timedelta(seconds=30)
+
+    def test_a_failed_resync_leaves_the_gap_open(self, nurse, nurse_subscription, fake_graph):
+        subscriptions.graph_subscriptions_check(client=fake_graph, now=NOW)
+        fake_graph.delta_pages = [GraphServerError("GET /users/{mailbox}/calendarView/delta: 503", status=503)]
+
+        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+
+        assert SubscriptionGap.objects.get(practitioner=nurse).recovered_at is None

@@ -4,6 +4,7 @@ against Redis, PostgreSQL, and the local fakes over real HTTP."""
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from practitioners import clients
+from practitioners.fake_graph import FakeGraphServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +95,38 @@ def start_worker(worker_queue: str):
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def fake_graph(tmp_path):
+    with FakeGraphServer(cert_dir=tmp_path) as fake:
+        yield fake
+
+
+@pytest.fixture
+def graph_settings(settings, fake_graph, live_server):
+    values = {
+        "GRAPH_API_URL": fake_graph.graph_url,
+        "AZURE_AUTHORITY_HOST": fake_graph.authority_host,
+        "AZURE_TENANT_ID": fake_graph.tenant_id,
+        "AZURE_CLIENT_ID": fake_graph.client_id,
+        "AZURE_CLIENT_SECRET": fake_graph.client_secret,
+        "AZURE_CA_BUNDLE": fake_graph.ca_cert_path,
+        "PUBLIC_BASE_URL": live_server.url,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    clients.graph_clients_reset()
+    yield values
+    clients.graph_clients_reset()
+
+
+def wait_for(condition, *, seconds: float = 30.0):
+    """Poll an observable outcome with a deadline (the worker is another process)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not true within {seconds} s")

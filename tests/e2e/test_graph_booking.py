@@ -5,57 +5,21 @@ msal takes a token from it; our server (live_server) answers the subscription ha
 receives the notification; a real worker process fetches the event and makes the booking.
 """
 
-import time
 from datetime import UTC, date, datetime
 
 import pytest
 
 from bookings.models import Booking, BookingKind, InboundDelivery
 from practitioners import clients
-from practitioners.fake_graph import FAKE_MAILBOXES, FakeGraphServer, calendly_event
+from practitioners.fake_graph import FAKE_MAILBOXES, calendly_event
 from practitioners.models import GraphSubscription
 from practitioners.services import external_id_variable, practice_load
 from practitioners.subscriptions import graph_subscriptions_sync
-from tests.e2e.conftest import requires_distributed_setup
+from tests.e2e.conftest import requires_distributed_setup, wait_for
 
 pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
 
 STARTS = datetime(2026, 12, 3, 23, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def fake_graph(tmp_path):
-    with FakeGraphServer(cert_dir=tmp_path) as fake:
-        yield fake
-
-
-@pytest.fixture
-def graph_settings(settings, fake_graph, live_server):
-    values = {
-        "GRAPH_API_URL": fake_graph.graph_url,
-        "AZURE_AUTHORITY_HOST": fake_graph.authority_host,
-        "AZURE_TENANT_ID": fake_graph.tenant_id,
-        "AZURE_CLIENT_ID": fake_graph.client_id,
-        "AZURE_CLIENT_SECRET": fake_graph.client_secret,
-        "AZURE_CA_BUNDLE": fake_graph.ca_cert_path,
-        "PUBLIC_BASE_URL": live_server.url,
-    }
-    for name, value in values.items():
-        setattr(settings, name, value)
-    clients.graph_clients_reset()
-    yield values
-    clients.graph_clients_reset()
-
-
-def wait_for(condition, *, seconds: float = 30.0):
-    """Poll an observable outcome with a deadline (the worker is another process)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"not true within {seconds} s")
 
 
 def test_a_calendly_booking_in_office_365_becomes_a_booking(fake_graph, graph_settings, start_worker):

@@ -146,3 +146,15 @@ def test_the_control_url_is_the_root_of_the_graph_url():
     assert control_url_for("http://127.0.0.1:8200/v1.0") == "http://127.0.0.1:8200"
     with pytest.raises(ValueError, match="absolute"):
         control_url_for("/v1.0")
+
+
+def test_subscriptions_may_be_forgotten_without_a_word(fake, graph, subscribe, receiver):
+    subscribe()
+    subscribe(mailbox=FAKE_MAILBOXES["nurse"])
+    delivered_before = len(fake.notifications())
+
+    answer = control(fake, "POST", "/subscriptions/forget")
+
+    assert answer.json() == {"forgotten": 2}
+    assert graph.get("/subscriptions").json()["value"] == []
+    assert len(fake.notifications()) == delivered_before  # no lifecycle notification: Graph said nothing

@@ -1,12 +1,18 @@
-"""`manage.py simulate_booking` writes a Calendly-style booking into the fake Graph."""
+"""`manage.py simulate_booking` writes a Calendly-style booking into the fake Graph and says which
+booking it became."""
 
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from bookings.models import Booking
 from practitioners.fake_graph import FAKE_MAILBOXES
 from practitioners.models import Practitioner
+from tests.bookings.factories import BookingFactory
+from tests.fake_graph.conftest import in_minutes
+from tests.practitioners.factories import GraphSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,8 +20,9 @@ DIA = FAKE_MAILBOXES["dr-dia"]
 
 
 @pytest.fixture
-def dr_dia():
-    return Practitioner.objects.create(
+def dr_dia(fake, receiver):
+    """Dr Dia, whose calendar is subscribed on the fake (its handshake answered by `receiver`) and here."""
+    practitioner = Practitioner.objects.create(
         slug="dr-dia",
         display_name="Dr Dia",
         kind="doctor",
@@ -23,6 +30,16 @@ def dr_dia():
         default_duration_minutes=45,
         o365_mailbox=DIA["id"],
     )
+    held = fake.subscription_create(
+        {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": receiver.url("/notify"),
+            "resource": f"users/{DIA['id']}/events",
+            "expirationDateTime": in_minutes(3 * 24 * 60),
+        }
+    )
+    GraphSubscriptionFactory(practitioner=practitioner, graph_id=held["id"])
+    return practitioner
 
 
 @pytest.fixture
@@ -32,9 +49,11 @@ def pointed_at(fake, settings):
     return fake
 
 
-def simulate(*args):
+def simulate(*args, booking_wait=False):
+    """The command's output; without `booking_wait`, the event's id (no worker runs here)."""
     out = StringIO()
-    call_command("simulate_booking", *args, stdout=out)
+    options = ["--wait=0"] if booking_wait else ["--wait=0", "--no-wait-for-booking"]
+    call_command("simulate_booking", *options, *args, stdout=out)
     return out.getvalue().strip()
 
 
@@ -115,3 +134,50 @@ def test_the_control_url_may_be_given(fake, dr_dia, settings):
 def test_a_date_of_birth_must_be_dd_mm_yyyy(pointed_at, dr_dia):
     with pytest.raises(CommandError, match="dd/mm/yyyy"):
         simulate("--practitioner=dr-dia", "--dob=1980-02-29")
+
+
+class TestWhatItBecame:
+    """Beside `make run` a worker turns the event into a booking; the command says which."""
+
+    @pytest.fixture
+    def written_as(self, monkeypatch, pointed_at):
+        """The fake answers each event written with this id, so the test can make its booking first."""
+        from bookings.management.commands import simulate_booking
+
+        def event_create(*, control_url, mailbox, event):
+            return {"id": "AAMkSIMULATED="}
+
+        monkeypatch.setattr(simulate_booking, "event_create", event_create)
+        return "AAMkSIMULATED="
+
+    def test_the_booking_number_practitioner_local_time_and_where_to_see_it(self, written_as, dr_dia, settings):
+        settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+        settings.MEDIRECORDS_API_URL = "http://127.0.0.1:8100/v1"
+        booking = BookingFactory(
+            practitioner=dr_dia, o365_event_id=written_as, starts_at=datetime(2026, 12, 3, 23, 30, tzinfo=UTC)
+        )
+
+        output = simulate("--practitioner=dr-dia", "--start=2026-12-04 10:30", booking_wait=True)
+
+        assert output.splitlines() == [
+            f"Booking #{booking.pk} for Dr Dia, Fri 4 Dec 2026 10:30 AEDT (practice time)",
+            f"In the console: http://127.0.0.1:8000/admin/bookings/booking/{booking.pk}/change/",
+            "In the MediRecords sandbox, once synced: http://127.0.0.1:8100/",
+        ]
+        assert written_as not in output
+
+    def test_no_booking_in_time_says_so_and_names_the_event(self, written_as, dr_dia):
+        with pytest.raises(CommandError, match=r"no booking came of it within 0 s\. Is the worker running"):
+            simulate("--practitioner=dr-dia", booking_wait=True)
+        assert not Booking.objects.exists()
+
+    @pytest.mark.parametrize("forgotten_by", ["us", "graph"])
+    def test_a_calendar_not_subscribed_yet_is_said_and_nothing_is_written(self, pointed_at, dr_dia, forgotten_by):
+        if forgotten_by == "us":
+            dr_dia.graph_subscriptions.all().delete()
+        else:
+            pointed_at.forget_subscriptions()  # a restarted fake: our row is there, Graph holds nothing
+
+        with pytest.raises(CommandError, match=r"Dr Dia's calendar is not subscribed to Graph yet \(waited 0 s\)"):
+            simulate("--practitioner=dr-dia", booking_wait=True)
+        assert pointed_at.events(DIA["id"]) == []

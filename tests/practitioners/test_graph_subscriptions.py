@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 import time_machine
+from django.db import IntegrityError, transaction
 from responses import matchers
 
 from practitioners.graph import GraphNotFound, GraphServerError
@@ -118,7 +119,10 @@ def test_create_keeps_graphs_id_and_expiry_and_a_fresh_secret(graph, graph_http)
     consultant = PractitionerFactory(booking_type=BookingType.FREE_INITIAL, o365_mailbox="consultant@c.au")
 
     first = graph_subscription_create(practitioner=consultant, client=graph, now=NOW)
-    second = graph_subscription_create(practitioner=consultant, client=graph, now=NOW)
+    # One calendar has one subscription: the second secret is another practitioner's.
+    second = graph_subscription_create(
+        practitioner=PractitionerFactory(o365_mailbox="nurse@c.au"), client=graph, now=NOW
+    )
 
     sent = graph_side.created[0]
     assert sent == {
@@ -344,17 +348,13 @@ def test_sync_replaces_a_subscription_pointing_at_an_old_public_url(graph, graph
     assert GraphSubscription.objects.get().graph_id == "new-subscription-1"
 
 
-def test_sync_keeps_only_the_latest_of_duplicate_subscriptions(graph, graph_http):
+def test_the_database_refuses_a_second_subscription_for_one_calendar():
     practitioner = PractitionerFactory()
-    latest = GraphSubscriptionFactory(practitioner=practitioner, expires_at=NOW + timedelta(days=6))
-    older = GraphSubscriptionFactory(practitioner=practitioner, expires_at=NOW + timedelta(days=2))
-    graph_http.get(SUBSCRIPTIONS, json={"value": []})
-    graph_http.patch(f"{SUBSCRIPTIONS}/{latest.graph_id}", json=renew_answer("2026-12-02T20:40:00Z"))
-    graph_http.delete(f"{SUBSCRIPTIONS}/{older.graph_id}", status=204)
+    GraphSubscriptionFactory(practitioner=practitioner)
 
-    graph_subscriptions_sync(client=graph, now=NOW)
-
-    assert list(GraphSubscription.objects.values_list("graph_id", flat=True)) == [latest.graph_id]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GraphSubscriptionFactory(practitioner=practitioner)
+    assert GraphSubscription.objects.filter(practitioner=practitioner).count() == 1
 
 
 def test_a_failure_for_one_practitioner_does_not_stop_the_others(graph, graph_http):

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 
 from practitioners import clients
 from practitioners.models import GraphSubscription
+from practitioners.subscriptions import SyncReport, subscription_upkeep_lease
 from tests.practitioners.conftest import GRAPH
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
 
@@ -76,7 +77,10 @@ def test_sync_reports_what_it_did(configured):
     )
     responses.delete(f"{GRAPH}/subscriptions/{stray}", status=204)
 
-    assert run("sync") == f"created: nurse\nrenewed: -\ndeleted: {stray}\n"
+    assert run("sync") == (
+        f"created: nurse\nrenewed: -\ndeleted: {stray}\n"
+        "calendars newly subscribed have their events imported by the next resync round\n"
+    )
 
 
 @responses.activate
@@ -129,3 +133,14 @@ def test_sync_covers_the_whole_practice(configured):
     PractitionerFactory(slug="nurse")
     with pytest.raises(CommandError, match="whole practice"):
         run("sync", "--practitioner", "nurse")
+
+
+def test_sync_while_beat_holds_the_upkeep_says_so_and_does_nothing(configured, monkeypatch):
+    from practitioners.management.commands import graph_subscriptions as command
+
+    monkeypatch.setattr(command, "SYNC_WAIT_SECONDS", 0)
+    PractitionerFactory(slug="nurse")
+
+    with subscription_upkeep_lease(report=SyncReport()), pytest.raises(CommandError, match="still running"):
+        run("sync")
+    assert not GraphSubscription.objects.exists()

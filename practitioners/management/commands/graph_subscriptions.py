@@ -9,6 +9,9 @@ from practitioners.graph import GraphClient
 from practitioners.models import GraphSubscription, Practitioner
 from practitioners.subscriptions import SyncReport, graph_subscriptions_delete, graph_subscriptions_sync
 
+# How long sync waits for a pass already running (beat's renewal or check) to finish.
+SYNC_WAIT_SECONDS = 60
+
 
 class Command(BaseCommand):
     help = (
@@ -27,7 +30,7 @@ class Command(BaseCommand):
         elif options["action"] == "sync":
             if practitioner is not None:
                 raise CommandError("sync always covers the whole practice; --practitioner applies to list and delete")
-            self._report(graph_subscriptions_sync(client=self._client()))
+            self._report(graph_subscriptions_sync(client=self._client(), wait_seconds=SYNC_WAIT_SECONDS))
         else:
             self._report(graph_subscriptions_delete(client=self._client(), practitioner=practitioner))
 
@@ -52,10 +55,18 @@ class Command(BaseCommand):
             self.stdout.write("No Graph subscriptions.")
 
     def _report(self, report: SyncReport) -> None:
+        if report.busy:
+            raise CommandError(
+                f"another subscription upkeep pass (beat) was still running after {SYNC_WAIT_SECONDS} s; "
+                "nothing was done, try again"
+            )
         for label, names in (("created", report.created), ("renewed", report.renewed), ("deleted", report.deleted)):
             self.stdout.write(f"{label}: {', '.join(names) if names else '-'}")
         for name, message in report.failed:
             self.stderr.write(f"failed: {name}: {message}")
+        if report.created:
+            # The worker's calendar resync round (every minute under beat) imports them.
+            self.stdout.write("calendars newly subscribed have their events imported by the next resync round")
         if report.failed:
             raise CommandError(f"{len(report.failed)} failed; the others were done (see above)")
 
