@@ -6,7 +6,8 @@ Graph) unless AZURE_CLIENT_ID is set. `manage.py` reads the same files on the sa
 conditions, so that `manage.py graph_subscriptions sync` or `load_practice` in another shell
 talks to what the running service talks to. Keep LOCAL_ENV_FILES in step with the Makefile's.
 
-Never in a deployment (DATABASE_URL set, or DJANGO_DEBUG set false), and never over a value
+Only on a developer's machine (DJANGO_DEBUG=true, in the environment or `.env`, and no
+DATABASE_URL): an unset DJANGO_DEBUG is production, which never reads them. Never over a value
 the environment or `.env` gives. No Django here: this runs before the settings are read.
 """
 
@@ -28,7 +29,7 @@ DEBUG_VARIABLE = "DJANGO_DEBUG"
 
 def local_env_files() -> list[Path]:
     """The local files that apply to this process, read from `os.environ` (with `.env` in it)."""
-    if os.environ.get(DEPLOYMENT_VARIABLE) or _debug_turned_off():
+    if os.environ.get(DEPLOYMENT_VARIABLE) or not _debug_turned_on():
         return []
     return [path for variable, path in LOCAL_ENV_FILES if not os.environ.get(variable)]
 
@@ -46,6 +47,5 @@ def local_env_load() -> list[Path]:
     return files
 
 
-def _debug_turned_off() -> bool:
-    value = os.environ.get(DEBUG_VARIABLE)
-    return value is not None and value.strip().lower() not in environ.Env.BOOLEAN_TRUE_STRINGS
+def _debug_turned_on() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() in environ.Env.BOOLEAN_TRUE_STRINGS

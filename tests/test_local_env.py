@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from config.local_env import LOCAL_ENV_FILES
 from practitioners.services import environ_file_read
 from tests.test_settings import PROJECT_ROOT
@@ -31,10 +33,11 @@ print(json.dumps({
 
 
 def clean_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """The machine's environment without the service's variables, Graph's and the practitioners' too."""
+    """A developer's shell beside `make run`: debug asked for, none of the service's variables
+    set (Graph's and the practitioners' neither)."""
     others = ("AZURE_", "GRAPH_", "PRACTITIONER_")
     environment = {key: value for key, value in settings_environment(tmp_path).items() if not key.startswith(others)}
-    return {**environment, **overrides}
+    return {**environment, "DJANGO_DEBUG": "true", **overrides}
 
 
 def what_manage_py_sees(environment: dict[str, str]) -> dict[str, object]:
@@ -51,7 +54,7 @@ def what_manage_py_sees(environment: dict[str, str]) -> dict[str, object]:
     return report
 
 
-def test_with_nothing_set_a_command_talks_to_the_local_stand_ins_make_run_starts(tmp_path):
+def test_with_only_debug_set_a_command_talks_to_the_local_stand_ins_make_run_starts(tmp_path):
     seen = what_manage_py_sees(clean_environment(tmp_path))
 
     assert seen["graph_missing"] == []
@@ -86,10 +89,12 @@ def test_a_value_set_in_the_environment_wins_over_the_local_file(tmp_path):
 
 
 def test_a_deployment_never_reads_the_local_files(tmp_path):
-    production = clean_environment(tmp_path, DJANGO_DEBUG="false", DJANGO_SECRET_KEY=secrets.token_urlsafe(64))
+    keys = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(64), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    production = clean_environment(tmp_path, DJANGO_DEBUG="false", **keys)
+    debug_unset = {key: value for key, value in production.items() if key != "DJANGO_DEBUG"}
     distributed = clean_environment(tmp_path, DATABASE_URL=f"sqlite:///{Path(tmp_path) / 'other.sqlite3'}")
 
-    for environment in (production, distributed):
+    for environment in (production, debug_unset, distributed):
         seen = what_manage_py_sees(environment)
         assert (seen["client_id"], seen["dr_dia_provider"]) == ("", "")
         assert seen["graph_missing"] != []
