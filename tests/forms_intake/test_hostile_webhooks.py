@@ -9,7 +9,7 @@ from bookings.models import InboundDelivery
 from forms_intake.models import FormSubmission
 from forms_intake.parsing import MalformedSubmission, webhook_fields
 from forms_intake.validation import Problem, intake_validate
-from tests.conftest import requires_postgresql
+from tests.conftest import requires_postgresql_column_rules
 from tests.forms_intake.conftest import FULL_FORM_ID, SUBMISSION_ID, WEBHOOK_TOKEN, full_intake
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ class TestIds:
         assert response.status_code == 400
         assert_nothing_stored()
 
-    @requires_postgresql
+    @requires_postgresql_column_rules
     @pytest.mark.parametrize(
         ("name", "value"),
         [("submissionID", f"{SUBMISSION_ID}\x00"), ("submissionID", "6" * 65), ("formID", "2" * 33)],
