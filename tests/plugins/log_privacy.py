@@ -26,6 +26,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -226,6 +227,10 @@ class LogPrivacy:
         self._levels: dict[logging.Logger, int] = {}
         self._service_handler: logging.Handler | None = None
         self._service_handler_level = logging.NOTSET
+        # What the check costs, for the summary line.
+        self.records = 0
+        self.render_seconds = 0.0
+        self.search_seconds = 0.0
 
     # --- what must not be logged ---------------------------------------------------------
 
@@ -391,12 +396,15 @@ class LogPrivacy:
 
     def record(self, record: logging.LogRecord) -> None:
         assert self._render is not None
+        started = time.perf_counter()
         try:
             line = self._render(record)
         except Exception as error:  # a record that cannot be rendered is reported, not lost
             line = f"(could not render: {type(error).__name__})"
         with self._lock:
             self.lines.append((f"{record.name} {record.levelname}", line))
+            self.records += 1
+            self.render_seconds += time.perf_counter() - started
 
     def take_leaks(self) -> list[Leak]:
         """The leaks among the lines (and process logs) since the last call; forgets them."""
@@ -408,6 +416,7 @@ class LogPrivacy:
                 lines.extend(
                     (f"process log {path.name}", line) for line in path.read_text(errors="replace").splitlines()
                 )
+        started = time.perf_counter()
         scopes = (self.session_needles, self.test_needles)
         leaks: list[Leak] = []
         for where, line in lines:
@@ -415,6 +424,7 @@ class LogPrivacy:
             for label, found in leaks_in(line, scopes):
                 labels.setdefault(label, found)  # the session and the test may both know a value
             leaks.extend(Leak(where=where, label=label, line=_masked(line, found)) for label, found in labels.items())
+        self.search_seconds += time.perf_counter() - started
         return leaks
 
 
@@ -517,7 +527,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     privacy = config.stash.get(_STATE_KEY, None)
-    if privacy is not None and privacy.outside_tests:
+    if privacy is None:
+        return
+    terminalreporter.write_line(
+        f"log privacy: {privacy.records} records rendered in {privacy.render_seconds:.1f} s, "
+        f"searched with the process logs in {privacy.search_seconds:.1f} s"
+    )
+    if privacy.outside_tests:
         terminalreporter.section("log privacy", red=True)
         terminalreporter.write_line(f"{len(privacy.outside_tests)} line(s) logged outside any test carry patient data:")
         for leak in privacy.outside_tests[:20]:
