@@ -276,25 +276,29 @@ class LogPrivacy:
         from medirecords.sandbox.store import Store
         from practitioners.models import GraphSubscription
 
+        # Fields are read from the instance's __dict__: a deferred field is skipped, not loaded
+        # (which would add a query to every test that counts them).
         def patient_seen(instance: Patient, **kwargs: Any) -> None:
+            fields = vars(instance)
             self.needles.patient(
-                first_name=instance.first_name,
-                last_name=instance.last_name,
-                email=instance.email,
-                mobile=instance.mobile,
-                date_of_birth=instance.date_of_birth,
+                first_name=fields.get("first_name"),
+                last_name=fields.get("last_name"),
+                email=fields.get("email"),
+                mobile=fields.get("mobile"),
+                date_of_birth=fields.get("date_of_birth"),
             )
 
         def submission_seen(instance: FormSubmission | TriageAssessment, **kwargs: Any) -> None:
-            self.needles.answers(getattr(instance, "answers", None))
-            self.needles.answers(getattr(instance, "pending_changes", None))
-            summary = getattr(instance, "summary", None)
+            fields = vars(instance)
+            self.needles.answers(fields.get("answers"))
+            self.needles.answers(fields.get("pending_changes"))
+            summary = fields.get("summary")
             if isinstance(summary, str):
                 for line in summary.splitlines():
                     self.needles.text(line.partition(": ")[2], "triage answer")
 
         def subscription_seen(instance: GraphSubscription, **kwargs: Any) -> None:
-            self.needles.secret(instance.client_state, "Graph clientState")
+            self.needles.secret(vars(instance).get("client_state"), "Graph clientState")
 
         def setting_overridden(setting: str, value: Any, **kwargs: Any) -> None:
             if setting in SECRET_SETTINGS:
@@ -456,7 +460,7 @@ class _CaptureHandler(logging.Handler):
         self.privacy.record(record)
 
 
-_STATE_KEY = pytest.StashKey[LogPrivacy]()
+STATE_KEY = pytest.StashKey[LogPrivacy]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -469,7 +473,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     privacy = LogPrivacy(raw=session.config.getoption("--log-privacy-raw"))
-    session.config.stash[_STATE_KEY] = privacy
+    session.config.stash[STATE_KEY] = privacy
     privacy.collect_fixtures()
     privacy.collect_settings()
     privacy.connect_collectors()
@@ -477,7 +481,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    privacy = item.config.stash[_STATE_KEY]
+    privacy = item.config.stash[STATE_KEY]
     privacy.outside_tests.extend(privacy.take_leaks())
     privacy.in_test = True
     privacy.every_logger_at_debug()  # loggers made since, and levels a test left behind
@@ -486,7 +490,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    privacy = item.config.stash[_STATE_KEY]
+    privacy = item.config.stash[STATE_KEY]
     if call.when in ("call", "teardown"):
         leaks = privacy.take_leaks()
         if call.when == "teardown":
@@ -505,7 +509,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def process_log_file(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], Path]:
     """A file for a process this test starts to log into; searched when the test ends."""
-    privacy = request.config.stash[_STATE_KEY]
+    privacy = request.config.stash[STATE_KEY]
 
     def new(name: str) -> Path:
         path = tmp_path / f"{name}.log"
@@ -516,7 +520,7 @@ def process_log_file(request: pytest.FixtureRequest, tmp_path: Path) -> Callable
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    privacy = session.config.stash.get(_STATE_KEY, None)
+    privacy = session.config.stash.get(STATE_KEY, None)
     if privacy is None:
         return
     privacy.outside_tests.extend(privacy.take_leaks())
@@ -526,7 +530,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    privacy = config.stash.get(_STATE_KEY, None)
+    privacy = config.stash.get(STATE_KEY, None)
     if privacy is None:
         return
     terminalreporter.write_line(

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from tests.plugins.log_privacy import Needles, leaks_in
+from tests.plugins.log_privacy import STATE_KEY, Needles, leaks_in
 
 
 @pytest.fixture
@@ -64,3 +64,17 @@ def test_each_spelling_is_found(jane, line, label):
 )
 def test_ordinary_lines_are_not_taken_for_a_leak(jane, line):
     assert found(line, jane) == set()
+
+
+@pytest.mark.django_db
+def test_the_patients_and_secrets_a_test_makes_are_searched_for(request, settings):
+    from tests.bookings.factories import PatientFactory
+
+    PatientFactory(first_name="Quenby", email="quenby@example.com.au", mobile="+61498765432")
+    settings.JOTFORM_WEBHOOK_TOKEN = "overridden-token-123"
+    needles = request.config.stash[STATE_KEY].test_needles
+
+    assert found("hello Quenby", needles) == {"patient first name"}
+    assert "patient email" in found("mail quenby@example.com.au", needles)
+    assert found("call 0498 765 432", needles) == {"patient phone"}
+    assert found("/forms/mini?token=overridden-token-123", needles) == {"JOTFORM_WEBHOOK_TOKEN"}
