@@ -354,21 +354,25 @@ class LogPrivacy:
         if not service_handlers:
             raise pytest.UsageError("log privacy: the service configures no scrubbing handler on the root logger")
         service = service_handlers[0]
-        filters = [item for item in service.filters if self.raw is False or not _is_scrubbing(item)]
         formatter = service.formatter or logging.Formatter()
-
-        scrubbing = logging.Filterer()
-        for item in filters:
-            scrubbing.addFilter(item)
+        unscrubbed = logging.Filterer()
+        for item in service.filters:
+            if not _is_scrubbing(item):
+                unscrubbed.addFilter(item)
 
         def render(record: logging.LogRecord) -> str:
-            copy = logging.makeLogRecord(dict(vars(record)))
-            scrubbing.filter(copy)
-            return formatter.format(copy)
+            """The line the service's handler writes; the record is scrubbed in place, as it would be."""
+            line = None
+            if self.raw:
+                copy = logging.makeLogRecord(dict(vars(record)))
+                unscrubbed.filter(copy)
+                line = formatter.format(copy)
+            service.filter(record)
+            return line if line is not None else formatter.format(record)
 
         self._render = render
         # The service's own handler keeps writing what it would write at its configured level;
-        # everything below that is rendered here only.
+        # everything below that is rendered (and scrubbed in place, as it would be) here only.
         self._service_handler = service
         self._service_handler_level = service.level
         service.setLevel(logging._nameToLevel.get(str(_configured_root_level()), logging.INFO))
