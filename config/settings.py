@@ -14,6 +14,7 @@ import environ
 from django_guid.integrations import CeleryIntegration
 
 from config import client_address, secret_keys
+from config.log_redaction import UNSCRUBBABLE_DEBUG_LOGGERS
 
 # Generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at run time, for mypy.
 django_stubs_ext.monkeypatch()
@@ -471,9 +472,19 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers write unscrubbed (its console handler under DEBUG, mail_admins with
+        # the request): its records go to the one handler above like everyone else's.
+        "django": {"handlers": [], "propagate": True},
         # Request lines come from our own middleware; Django's would repeat them.
-        "django.server": {"level": "WARNING"},
+        "django.server": {"level": "WARNING", "propagate": True},
         "django.request": {"level": "ERROR"},
+        **{name: {"level": "INFO"} for name in UNSCRUBBABLE_DEBUG_LOGGERS},
+        # Libraries that log every URL they call at DEBUG (MediRecords' searches carry names and
+        # dates of birth in the query string): capped whatever LOG_LEVEL says.
+        "urllib3": {"level": "WARNING"},
+        "requests": {"level": "WARNING"},
+        "msal": {"level": "WARNING"},
+        "kombu": {"level": "WARNING"},
         "django_guid": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},

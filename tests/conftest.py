@@ -8,6 +8,9 @@ from bookings import inbox
 from config.celery import app as celery_app
 from practitioners.selectors import graph_subscription_credentials_forget
 
+# Fails any test whose log lines (at DEBUG, every logger, worker processes too) carry patient data.
+pytest_plugins = ["tests.plugins.log_privacy"]
+
 requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (DATABASE_URL): SQLite serialises every writer, so there is no race to provoke",

@@ -92,7 +92,7 @@ def rows_add(count: int, *, start: int, practitioners, actor) -> None:
 
     numbers = range(start, start + count)
     patients = Patient.objects.bulk_create(
-        [Patient(first_name="Test", last_name=f"Patient {number}") for number in numbers]
+        [Patient(first_name="Test", last_name=f"Quantock {number}") for number in numbers]
     )
     sync_states = list(SyncState)
     bookings = Booking.objects.bulk_create(

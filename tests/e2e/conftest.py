@@ -47,8 +47,11 @@ def worker_queue() -> Iterator[str]:
 
 
 @pytest.fixture
-def start_worker(worker_queue: str):
-    """Start `celery worker` processes on the test database; they stop when the test ends."""
+def start_worker(worker_queue: str, process_log_file):
+    """Start `celery worker` processes on the test database; they stop when the test ends.
+
+    Each logs at DEBUG into a file that the log privacy check searches when the test ends.
+    """
     started: list[subprocess.Popen[bytes]] = []
 
     def start(*, extra_environment: dict[str, str], concurrency: int = 1) -> None:
@@ -61,30 +64,35 @@ def start_worker(worker_queue: str):
             ),
             "REDIS_URL": settings.REDIS_URL,
             "CELERY_TASK_DEFAULT_QUEUE": worker_queue,
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "DEBUG",
+            "PYTHONUNBUFFERED": "1",
             **extra_environment,
         }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--queues",
-                worker_queue,
-                "--concurrency",
-                str(concurrency),
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=PROJECT_ROOT,
-            env=environment,
-        )
+        log_file = process_log_file(f"worker-{len(started) + 1}")
+        with log_file.open("wb") as output:  # the worker holds its own copy of the descriptor
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--queues",
+                    worker_queue,
+                    "--concurrency",
+                    str(concurrency),
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--loglevel",
+                    "DEBUG",
+                ],
+                cwd=PROJECT_ROOT,
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         started.append(process)
 
     yield start

@@ -948,11 +948,11 @@ class TestFailNext:
         sandbox.set_faults(fail_next=[{"drop": True, "method": "POST"}])
 
         with pytest.raises(requests.exceptions.ConnectionError):
-            api.post("/v1/patients", json=patient_body(lastName="Dropped"))
+            api.post("/v1/patients", json=patient_body(lastName="Dropwell"))
 
-        assert [patient["lastName"] for patient in sandbox.store.patients()] == ["Dropped"]
+        assert [patient["lastName"] for patient in sandbox.store.patients()] == ["Dropwell"]
         assert sandbox.requests[-1]["status"] == "dropped"
-        assert api.get("/v1/patients/search", params={"q": "lastName==Dropped"}).json()["totalElements"] == 1
+        assert api.get("/v1/patients/search", params={"q": "lastName==Dropwell"}).json()["totalElements"] == 1
 
     def test_set_through_the_control_endpoint(self, sandbox):
         entry = {"status": 500, "count": 1, "path_prefix": "/v1/practices"}
