@@ -6,6 +6,9 @@ from bookings import inbox
 from config.celery import app as celery_app
 from practitioners.selectors import graph_subscription_credentials_forget
 
+# No test reaches a port it did not open (see the module).
+pytest_plugins = ["tests.plugins.network_guard"]
+
 requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (DATABASE_URL): SQLite serialises every writer, so there is no race to provoke",

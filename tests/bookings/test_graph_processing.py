@@ -37,6 +37,12 @@ CREATED_ETAG = 'W/"DwAAABYAAAB0Kg2lH1ZWRaYmYnx3H6R/AAAUxgmu"'
 UPDATED_ETAG = 'W/"DwAAABYAAAB0Kg2lH1ZWRaYmYnx3H6R/AAAUxgmv"'
 
 
+@pytest.fixture(autouse=True)
+def _sync_requests_recorded(sync_requests):
+    """Processing is tested here: the MediRecords push it asks for is recorded, not made (the
+    test_sync_* modules push to a sandbox of their own)."""
+
+
 @pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
     """POST to a Graph URL and run what the commit enqueues (processing, then the sync requests)."""
