@@ -6,8 +6,8 @@ from bookings import inbox
 from config.celery import app as celery_app
 from practitioners.selectors import graph_subscription_credentials_forget
 
-# No test reaches a port it did not open (see the module).
-pytest_plugins = ["tests.plugins.network_guard"]
+# No test reaches a port it did not open; `--days-ahead` moves the clock (see the modules).
+pytest_plugins = ["tests.plugins.network_guard", "tests.plugins.clock_ahead"]
 
 requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
