@@ -530,6 +530,21 @@ class TestPatientMatching:
         mother.refresh_from_db()
         assert (mother.mobile, mother.date_of_birth) == ("", None), "another person's blanks stay blank"
 
+    def test_another_last_name_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
+        """Jane Smith, who shares Jane Citizen's email (a partner's) and gave no date of birth."""
+        other = PatientFactory(
+            first_name="Jane", last_name="Smith", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
+        )
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        jane = Booking.objects.get().patient
+        assert jane != other
+        assert (jane.last_name, jane.date_of_birth) == ("Citizen", date(1980, 2, 29))
+        other.refresh_from_db()
+        assert (other.mobile, other.date_of_birth) == ("", None), "another person's blanks stay blank"
+
     def test_a_different_date_of_birth_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
         twin = PatientFactory(
             first_name="Jane", last_name="Citizen", email="jane.citizen@example.com.au", date_of_birth=date(2010, 5, 1)
