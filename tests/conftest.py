@@ -8,8 +8,9 @@ from bookings import inbox
 from config.celery import app as celery_app
 from practitioners.selectors import graph_subscription_credentials_forget
 
-# Fails any test whose log lines (at DEBUG, every logger, worker processes too) carry patient data.
-pytest_plugins = ["tests.plugins.log_privacy"]
+# No test reaches a port it did not open; `--days-ahead` moves the clock; and no test's log lines
+# (at DEBUG, every logger, worker processes too) carry patient data (see the modules).
+pytest_plugins = ["tests.plugins.network_guard", "tests.plugins.clock_ahead", "tests.plugins.log_privacy"]
 
 requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",

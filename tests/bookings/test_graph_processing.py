@@ -37,6 +37,12 @@ CREATED_ETAG = 'W/"DwAAABYAAAB0Kg2lH1ZWRaYmYnx3H6R/AAAUxgmu"'
 UPDATED_ETAG = 'W/"DwAAABYAAAB0Kg2lH1ZWRaYmYnx3H6R/AAAUxgmv"'
 
 
+@pytest.fixture(autouse=True)
+def _sync_requests_recorded(sync_requests):
+    """Processing is tested here: the MediRecords push it asks for is recorded, not made (the
+    test_sync_* modules push to a sandbox of their own)."""
+
+
 @pytest.fixture
 def post(client, django_capture_on_commit_callbacks):
     """POST to a Graph URL and run what the commit enqueues (processing, then the sync requests)."""
@@ -534,6 +540,21 @@ class TestPatientMatching:
         assert (jane.first_name, jane.date_of_birth) == ("Jane", date(1980, 2, 29))
         mother.refresh_from_db()
         assert (mother.mobile, mother.date_of_birth) == ("", None), "another person's blanks stay blank"
+
+    def test_another_last_name_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
+        """Jane Smith, who shares Jane Citizen's email (a partner's) and gave no date of birth."""
+        other = PatientFactory(
+            first_name="Jane", last_name="Smith", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
+        )
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+
+        process(notification("created"))
+
+        jane = Booking.objects.get().patient
+        assert jane != other
+        assert (jane.last_name, jane.date_of_birth) == ("Citizen", date(1980, 2, 29))
+        other.refresh_from_db()
+        assert (other.mobile, other.date_of_birth) == ("", None), "another person's blanks stay blank"
 
     def test_a_different_date_of_birth_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
         twin = PatientFactory(

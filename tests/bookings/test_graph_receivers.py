@@ -278,7 +278,21 @@ class TestHostileInput:
         [record] = [record for record in caplog.records if record.getMessage() == "graph notifications rejected"]
         assert record.reasons == {"malformed": 1}
 
-    @pytest.mark.parametrize("client_state", ["\ud800", "secretClientValue-dr-di\udc00", "sécret"])
+    @pytest.mark.parametrize(
+        "client_state",
+        [
+            "\ud800",
+            "secretClientValue-dr-di\udc00",
+            "sécret",
+            # Near misses of the secret, "secretClientValue-dr-dia": only the whole of it, as it is, will do.
+            "secretClientValue-dr-di",
+            "s",
+            "secretClientValue-dr-diaa",
+            "secretclientvalue-dr-dia",
+            "SECRETCLIENTVALUE-DR-DIA",
+            " secretClientValue-dr-dia",
+        ],
+    )
     def test_an_odd_client_state_is_wrong(self, client, dr_dia_subscription, caplog, client_state):
         caplog.set_level(logging.WARNING, logger="clinic.graph")
 

@@ -327,7 +327,7 @@ class TestRequestedResyncs:
     """A subscription Graph had dropped is recreated with a request to read its calendar again."""
 
     def test_a_requested_resync_makes_the_missed_bookings_and_clears_the_request(
-        self, nurse_subscription, fake_graph, django_capture_on_commit_callbacks
+        self, nurse_subscription, fake_graph, sync_requests, django_capture_on_commit_callbacks
     ):
         nurse_subscription.resync_requested_at = NOW
         nurse_subscription.save()
@@ -337,7 +337,8 @@ class TestRequestedResyncs:
         with django_capture_on_commit_callbacks(execute=True):
             assert calendar_resyncs_due(client=fake_graph, now=NOW) == 1
 
-        assert Booking.objects.filter(o365_event_id="AAMkNURSE2=").exists()
+        booking = Booking.objects.get(o365_event_id="AAMkNURSE2=")
+        assert sync_requests == [booking.pk], "the missed booking is pushed to MediRecords"
         nurse_subscription.refresh_from_db()
         assert nurse_subscription.resync_requested_at is None
         assert nurse_subscription.delta_link == DELTA_LINK

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from bookings.models import InboundDelivery
+from bookings.models import Booking, InboundDelivery
 from tests.bookings.factories import BookingFactory, InboundDeliveryFactory, PatientFactory
 from tests.practitioners.factories import PractitionerFactory
 
@@ -36,8 +36,10 @@ def test_a_booking_external_id_is_unique_when_set(field_name, value):
 @pytest.mark.parametrize(("field_name", "value"), BOOKING_EXTERNAL_IDS)
 def test_many_bookings_may_leave_an_external_id_empty(field_name, value):
     defaults = {"o365_event_id": ""} if field_name != "o365_event_id" else {}
-    BookingFactory(**{field_name: ""}, **defaults)
-    BookingFactory(**{field_name: ""}, **defaults)
+    first = BookingFactory(**{field_name: ""}, **defaults)
+    second = BookingFactory(**{field_name: ""}, **defaults)
+
+    assert set(Booking.objects.filter(**{field_name: ""}).values_list("pk", flat=True)) == {first.pk, second.pk}
 
 
 def test_a_medirecords_patient_id_belongs_to_one_patient():

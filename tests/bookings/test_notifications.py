@@ -29,7 +29,7 @@ from bookings.models import (
     NotificationStatus,
     PaymentStatus,
 )
-from bookings.notifications import booking_notify, notification_resend, notification_sweep
+from bookings.notifications import booking_notify, notification_resend, notification_sweep, notifications_log_due
 from bookings.phone_bookings import phone_booking_cancel, phone_booking_create, phone_booking_move
 from bookings.services import booking_cancel_for_event
 from bookings.sync import booking_sync_request
@@ -522,6 +522,48 @@ def test_a_practitioner_sees_only_their_own_bookings_notifications_and_cannot_re
 
 
 # --- Two workers at once ------------------------------------------------------------------
+
+
+def second_worker_just_before(statement, second_worker):
+    """A query wrapper that runs `second_worker` whole just before the first `statement` (INSERT,
+    UPDATE) on the notifications table: after the first worker has read what it acts on, before it
+    writes. That is the worst moment of a race between two workers, made on purpose, so that the
+    once-only send is tested on every database, SQLite too (where two threads cannot race)."""
+    ran = []
+
+    def wrapper(execute, sql, params, many, context):
+        if not ran and sql.lstrip().upper().startswith(statement) and Notification._meta.db_table in sql:
+            ran.append(sql)
+            second_worker()
+        return execute(sql, params, many, context)
+
+    return wrapper, ran
+
+
+def test_a_second_worker_logging_the_same_booking_meanwhile_sends_nothing_twice(dr_dia, committed):
+    booking = BookingFactory(practitioner=dr_dia, patient=PatientFactory(email=JANE))
+    wrapper, ran = second_worker_just_before("INSERT", lambda: booking_notify(booking_id=booking.pk))
+
+    with connection.execute_wrapper(wrapper):
+        committed(booking_notify, booking_id=booking.pk)
+
+    assert ran, "the second worker ran between the first one's read and its write"
+    assert sorted(message.to[0] for message in mail.outbox) == sorted([JANE, ENQUIRIES])
+    assert logged() == both(NotificationKind.CONFIRMATION, 0)
+
+
+def test_a_second_sweep_sending_the_same_rows_meanwhile_sends_nothing_twice(dr_dia):
+    booking = BookingFactory(practitioner=dr_dia, patient=PatientFactory(email=JANE))
+    notifications_log_due(booking_id=booking.pk)
+    wrapper, ran = second_worker_just_before("UPDATE", notification_sweep)
+
+    with connection.execute_wrapper(wrapper):
+        notification_sweep()
+
+    assert ran, "the second sweep ran between the first one's read and its claim"
+    assert sorted(message.to[0] for message in mail.outbox) == sorted([JANE, ENQUIRIES])
+    assert logged() == both(NotificationKind.CONFIRMATION, 0)
+    assert sorted(Notification.objects.values_list("attempts", flat=True)) == [1, 1]
 
 
 @requires_postgresql

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ import requests
 from practitioners.fake_graph import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, FAKE_MAILBOXES
 from practitioners.fake_graph.__main__ import build_parser, mailboxes_read, main
 from practitioners.services import environ_file_read
+from tests.plugins.network_guard import started_server_register
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +86,7 @@ def test_the_command_line_serves_until_terminated(tmp_path):
         line = process.stdout.readline()
         assert line.startswith("Fake Microsoft Graph serving http://127.0.0.1:"), line + process.stderr.read()
         graph_url = line.split()[4]
+        started_server_register(port=int(urlsplit(graph_url).port or 0))
         assert str(tmp_path / "ca.pem") in line
         mailboxes = requests.get(graph_url.removesuffix("/v1.0") + "/_fake/mailboxes", timeout=5).json()["value"]
         assert [m["id"] for m in mailboxes] == [m["id"] for m in FAKE_MAILBOXES.values()]

@@ -135,11 +135,11 @@ def test_the_control_client_creates_events(fake):
     assert [e["id"] for e in fake.events(DIA["id"])] == [created["id"]]
 
 
-def test_the_control_client_names_what_went_wrong(fake):
+def test_the_control_client_names_what_went_wrong(fake, closed_port):
     with pytest.raises(UnknownMailboxError):
         event_create(control_url=fake.control_url, mailbox="nobody@example.com", event=paid_booking())
     with pytest.raises(FakeGraphUnreachableError):
-        event_create(control_url="http://127.0.0.1:9", mailbox=DIA["id"], event=paid_booking(), timeout=1)
+        event_create(control_url=f"http://127.0.0.1:{closed_port}", mailbox=DIA["id"], event=paid_booking(), timeout=1)
 
 
 def test_the_control_url_is_the_root_of_the_graph_url():

@@ -63,8 +63,9 @@ def test_a_wrong_answer_to_the_handshake_creates_nothing(graph, receiver, fake, 
     assert fake.subscriptions() == []
 
 
-def test_an_unreachable_endpoint_fails_the_handshake(graph, receiver, fake):
-    response = graph.post("/subscriptions", json=request_body(receiver, notificationUrl="http://127.0.0.1:9/notify"))
+def test_an_unreachable_endpoint_fails_the_handshake(graph, receiver, fake, closed_port):
+    unreachable = f"http://127.0.0.1:{closed_port}/notify"
+    response = graph.post("/subscriptions", json=request_body(receiver, notificationUrl=unreachable))
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "ValidationError"

@@ -39,6 +39,16 @@ def full_intake_with(**raw_changes: object) -> tuple[bytes, str]:
     return head + b'name="rawRequest"\r\n\r\n' + json.dumps(answers).encode() + b"\r\n--" + tail, content_type
 
 
+# Just before the bookings the tests make (BookingFactory's and the recorded submissions', from
+# 2026-12-03 on): matching looks for the patient's next upcoming booking, whatever today is.
+NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _before_the_bookings(time_machine):
+    time_machine.move_to(NOW, tick=True)
+
+
 @pytest.fixture(autouse=True)
 def _intake_settings(settings):
     settings.JOTFORM_WEBHOOK_TOKEN = WEBHOOK_TOKEN

@@ -187,9 +187,17 @@ def test_calendar_delta_of_a_named_calendar(graph):
     responses.get(
         f"{GRAPH}/users/{MAILBOX}/calendars/cal-1/calendarView/delta",
         json={"value": [], "@odata.deltaLink": f"{GRAPH}/d"},
+        match=[
+            matchers.query_param_matcher(
+                {"startDateTime": "2026-12-01T23:00:00Z", "endDateTime": "2026-12-02T23:00:00Z"}
+            )
+        ],
     )
 
-    graph.calendar_delta(mailbox=MAILBOX, calendar_id="cal-1", start=EXPIRES, end=EXPIRES + timedelta(days=1))
+    page = graph.calendar_delta(mailbox=MAILBOX, calendar_id="cal-1", start=EXPIRES, end=EXPIRES + timedelta(days=1))
+
+    assert page == DeltaPage(events=[], removed_ids=[], delta_link=f"{GRAPH}/d")
+    assert len(responses.calls) == 1, "the named calendar's view was read, and nothing else"
 
 
 @responses.activate
