@@ -174,6 +174,20 @@ class TestEvent:
         details = event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
         assert (details.patient.first_name, details.patient.last_name) == ("", "")
 
+    def test_an_address_repeated_as_the_name_in_capitals_is_no_name(self):
+        # Graph repeats the address as it was typed; it must never become the patient's last name.
+        event = jane_event(
+            attendees=[
+                {
+                    "type": "required",
+                    "emailAddress": {"name": "Jane.Citizen@Example.com", "address": "Jane.Citizen@Example.com"},
+                }
+            ]
+        )
+        details = event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
+        assert (details.patient.first_name, details.patient.last_name) == ("", "")
+        assert details.patient.email == "jane.citizen@example.com"
+
     def test_a_long_last_name_is_kept_whole(self):
         long_last_name = "Citizen" + "x" * 193
         event = jane_event(
