@@ -192,6 +192,9 @@ RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_GRAPH = env.str("RATELIMIT_GRAPH", default="6000/m")
 RATELIMIT_JOTFORM = env.str("RATELIMIT_JOTFORM", default="120/m")
 RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", default="20/m")
+# A count the cache lost (down, or a key expiring between add and incr) lets the request through:
+# refusing a genuine Graph or JotForm post is worse than a moment without a limit.
+RATELIMIT_FAIL_OPEN = True
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 60 * 60)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -249,7 +252,15 @@ REST_FRAMEWORK = {
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # The receivers' rate limits read the cache while the sender waits: fail fast, as
+            # the broker does, rather than hang on a Redis that does not answer.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
     # A task whose worker dies is handed to another worker once this has passed.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

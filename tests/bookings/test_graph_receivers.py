@@ -427,3 +427,21 @@ class TestRateLimit:
 
         assert response.status_code == 202
         assert InboundDelivery.objects.count() == 1
+
+    def test_a_count_that_expires_between_add_and_incr_lets_the_notification_in(
+        self, client, dr_dia_subscription, monkeypatch
+    ):
+        # Django's cache raises ValueError on incr of a key that has just expired; the limiter
+        # must not read that as "over the limit" and refuse a genuine notification.
+        from django.core.cache import caches
+
+        def expired(*args, **kwargs):
+            raise ValueError("key expired")
+
+        monkeypatch.setattr(caches["default"], "add", lambda *args, **kwargs: False)
+        monkeypatch.setattr(caches["default"], "incr", expired)
+
+        response = post(client, "/booking/practitioner", fixture_bytes("graph-notification-created.json"))
+
+        assert response.status_code == 202
+        assert InboundDelivery.objects.count() == 1
