@@ -60,6 +60,8 @@ MEDICARE_SYSTEM = "http://ns.electronichealth.net.au/id/medicare-number"
 FHIR_JSON = "application/fhir+json"
 # The status given to patients we create. Unconfirmed: 1 is taken to mean "active".
 DEFAULT_PATIENT_STATUS_CODE = 1
+# The appointment notes' limit that public notes on the API give (unconfirmed; see README).
+DEFAULT_NOTES_MAX_LENGTH = 500
 
 _FHIR_GENDER = {Gender.FEMALE: "female", Gender.MALE: "male", Gender.OTHER: "other"}
 _MINUTES_IN_DISPLAY = re.compile(r"(\d+)\s*(min|minute|minutes|h|hr|hour|hours)\b", re.IGNORECASE)
@@ -84,6 +86,7 @@ class MediRecordsClient:
         backoff_max_seconds: float = 10.0,
         retry_after_max_seconds: float = 30.0,
         patient_status_code: int = DEFAULT_PATIENT_STATUS_CODE,
+        notes_max_length: int = DEFAULT_NOTES_MAX_LENGTH,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -96,6 +99,7 @@ class MediRecordsClient:
         self.backoff_max_seconds = backoff_max_seconds
         self.retry_after_max_seconds = retry_after_max_seconds
         self.patient_status_code = patient_status_code
+        self.notes_max_length = notes_max_length
         self._token = token
         self._fhir_token = fhir_token or token
         self._session = session or requests.Session()
@@ -277,7 +281,7 @@ class MediRecordsClient:
         if body.get("appointmentIntervalCode") is not None:
             body["appointmentIntervalCode"] = code_for_api(body["appointmentIntervalCode"])
         if note:
-            body["notes"] = "\n".join(part for part in (current.get("notes") or "", note) if part)
+            body["notes"] = notes_with(current.get("notes") or "", note=note, max_length=self.notes_max_length)
         data = self._request("PUT", path, "/practices/{pid}/appointments/{id}", json=body)
         return Appointment.from_api(data, time_zone=self.time_zone)
 
@@ -418,6 +422,22 @@ class MediRecordsClient:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+
+
+def notes_with(current: str, *, note: str, max_length: int) -> str:
+    """`current` notes with `note` added as a new last line, within `max_length` characters.
+
+    When both do not fit, the start of `current` gives way (marked with "[…]"), never its last
+    line (ours end with the booking's number, by which a lost create is found) nor `note`.
+    """
+    joined = "\n".join(part for part in (current, note) if part)
+    if len(joined) <= max_length:
+        return joined
+    head, _, last_line = current.rpartition("\n")
+    mark = "[\u2026]"
+    room = max_length - len(last_line) - len(note) - 2 - len(mark)
+    kept_head = f"{head[: max(room, 0)].rstrip()}{mark}" if head and room > 0 else ""
+    return "\n".join(part for part in (kept_head, last_line, note) if part)[:max_length]
 
 
 def _decoded(response: requests.Response, *, method: str, path_template: str) -> Any:

@@ -43,6 +43,7 @@ def medirecords_client() -> MediRecordsClient:
         fhir_url=settings.MEDIRECORDS_FHIR_URL,
         fhir_token=settings.MEDIRECORDS_FHIR_TOKEN or None,
         time_zone=settings.PRACTICE_TIME_ZONE,
+        notes_max_length=settings.MEDIRECORDS_NOTES_MAX_LENGTH,
     )
 
 

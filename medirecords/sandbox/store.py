@@ -36,6 +36,7 @@ from medirecords.sandbox.seed import (
 from medirecords.sandbox.validation import (
     FieldErrors,
     birth_date_problem,
+    bounded_string_problem,
     email_problem,
     fhir_error,
     field_error,
@@ -95,6 +96,9 @@ PATIENT_READ_FIELDS = (
 SEARCH_FIELDS = ("firstName", "lastName", "dob", "email", "mobilePhone")
 ADDRESS_FIELDS = ("addressType", "addressLine1", "addressLine2", "cityCode", "postcode", "stateCode", "countryCode")
 ADDRESS_LINE_MAX = 50
+# Limits a strict MediRecords may hold us to (README assumptions 11 and 12), refused, not cut.
+NAME_MAX = 100
+NOTES_MAX = 500
 SETTINGS_FIELDS = ("medicareNo", "medicareIRN", "medicareExpiry", "dvaNo", "ihiNo", "healthFundNo")
 RELATIONSHIP_FIELDS = ("relationshipCode", "contactName", "contactMethod", "mobilePhone", "isEmergency", "isNOK")
 DOCUMENT_FIELDS = (
@@ -225,10 +229,14 @@ class Store:
         practice_id = _required(errors, fields, "defaultPracticeId")
         if practice_id is not None and practice_id != PRACTICE_ID:
             errors.add("defaultPracticeId", practice_id, f"No Practice for id: {practice_id}")
-        errors.check("firstName", fields.get("firstName"), optional_string_problem(fields.get("firstName")))
+        errors.check(
+            "firstName", fields.get("firstName"), bounded_string_problem(fields.get("firstName"), max_length=NAME_MAX)
+        )
         last_name = _required(errors, fields, "lastName")
         if last_name is not None and is_blank(last_name):
             errors.add("lastName", last_name, "must not be blank")
+        elif last_name is not None:
+            errors.check("lastName", last_name, bounded_string_problem(last_name, max_length=NAME_MAX))
         gender = _required(errors, fields, "gender")
         if gender is not None and not (is_int(gender) and gender in (1, 2, 3)):
             errors.add("gender", gender, "must be 1 (female), 2 (male) or 3 (other)")
@@ -599,6 +607,7 @@ class Store:
             errors.add("urgency", urgency, "must be 1 (normal) or 2 (urgent)")
         for name in ("emailReminder", "allowDoubleBookingForPatient", "allowDoubleBookingForProvider"):
             errors.check(name, fields.get(name), optional_boolean_problem(fields.get(name)))
+        errors.check("notes", fields.get("notes"), bounded_string_problem(fields.get("notes"), max_length=NOTES_MAX))
         errors.raise_if_any()
         return {name: fields.get(name) for name in APPOINTMENT_FIELDS} | {"appointmentStatus": status}
 

@@ -146,6 +146,15 @@ def optional_string_problem(value: Any) -> str | None:
     return None if value is None or isinstance(value, str) else "must be a string"
 
 
+def bounded_string_problem(value: Any, *, max_length: int) -> str | None:
+    """A string of at most `max_length` characters, or nothing: a strict server refuses longer."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "must be a string"
+    return f"must be at most {max_length} characters" if len(value) > max_length else None
+
+
 def optional_boolean_problem(value: Any) -> str | None:
     return None if value is None or isinstance(value, bool) else "must be true or false"
 

@@ -216,6 +216,30 @@ def test_a_cancelled_booking_cancels_the_appointment(sandbox, mr_client, dr_dia,
     assert booking.sync_state == SyncState.SYNCED
 
 
+def test_a_booking_whose_notes_are_full_is_still_cancelled_within_the_notes_limit(sandbox, mr_client, dr_dia):
+    # The reason fills the notes to MediRecords' limit; the cancellation's words must still fit,
+    # or a strict MediRecords refuses the cancellation and the slot stays booked.
+    booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=new_person(), reason="Follow-up " * 80)
+    sync.booking_sync(booking_id=booking.pk, client=mr_client)
+    [created] = sandbox.store.appointments()
+    assert len(created["notes"]) == 500
+
+    booking.__class__.objects.filter(pk=booking.pk).update(
+        status=BookingStatus.CANCELLED, cancelled_at=timezone.now(), sync_state=SyncState.PENDING
+    )
+    sync.booking_sync(booking_id=booking.pk, client=mr_client)
+
+    [appointment] = sandbox.store.appointments()
+    assert appointment["appointmentStatus"] == 8
+    assert len(appointment["notes"]) <= 500
+    # The booking's line, by which a lost create is found, and the cancellation's words stay whole.
+    assert appointment["notes"].endswith(
+        f"Booked through the Office 365 calendar (booking #{booking.pk}).\nCancelled through the Office 365 calendar."
+    )
+    booking.refresh_from_db()
+    assert booking.sync_state == SyncState.SYNCED
+
+
 def test_a_booking_cancelled_before_it_was_ever_pushed_creates_nothing(sandbox, mr_client, dr_dia):
     booking = booking_at(
         dr_dia, sydney(2026, 12, 8), patient=new_person(), status=BookingStatus.CANCELLED, cancelled_at=timezone.now()

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from medirecords import AppointmentStatus, AppointmentType, Gender, MediRecordsClient, NewAppointment, NewPatient
+from medirecords.client import notes_with
 from medirecords.sandbox import PRACTICE_ID, SANDBOX_PRACTITIONERS, SandboxServer
 from medirecords.types import Appointment, duration_minutes_read
 
@@ -125,6 +126,49 @@ class TestTheSandboxIsStrict:
         response = api_put(sandbox, appointment.id, stored | {"appointmentStatus": 8, "cancellationReason": "Unwell"})
         assert response.status_code == 400
         assert [error["parameter"] for error in response.json()["errors"]] == ["cancellationReason"]
+
+    def test_it_refuses_notes_over_500_characters(self, sandbox, appointment):
+        stored = sandbox.store.appointments()[0]
+        assert api_put(sandbox, appointment.id, stored | {"notes": "n" * 500}).status_code == 200
+        response = api_put(sandbox, appointment.id, stored | {"notes": "n" * 501})
+        assert response.status_code == 400
+        assert [error["parameter"] for error in response.json()["errors"]] == ["notes"]
+
+    @pytest.mark.parametrize("field", ["firstName", "lastName"])
+    def test_it_refuses_a_name_over_100_characters(self, client, sandbox, field):
+        body = {
+            "defaultPracticeId": PRACTICE_ID,
+            "firstName": "Jane",
+            "lastName": "Citizen",
+            "gender": 1,
+            "dob": "1980-02-29",
+            "patientStatusCode": 1,
+        }
+        response = requests.post(
+            f"{sandbox.api_url}/patients",
+            json=body | {field: "C" * 101},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=5,
+        )
+        assert response.status_code == 400
+        assert [error["parameter"] for error in response.json()["errors"]] == [field]
+
+
+class TestNotesWith:
+    """The cancellation's words join the notes within the limit, never at the booking line's cost."""
+
+    def test_what_fits_is_joined_as_a_new_line(self):
+        assert notes_with("Reason: review\nBooked (booking #7).", note="Cancelled.", max_length=500) == (
+            "Reason: review\nBooked (booking #7).\nCancelled."
+        )
+
+    def test_the_start_gives_way_and_says_so(self):
+        joined = notes_with("Reason: " + "r" * 480 + "\nBooked (booking #7).", note="Cancelled.", max_length=500)
+        assert len(joined) == 500
+        assert joined.endswith("r[\u2026]\nBooked (booking #7).\nCancelled.")
+
+    def test_no_notes_yet_is_just_the_note(self):
+        assert notes_with("", note="Cancelled.", max_length=500) == "Cancelled."
 
 
 class TestTheClientSendsWhatPublicClientsSend:
