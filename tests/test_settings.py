@@ -214,9 +214,8 @@ def test_database_url_and_redis_url_switch_to_the_distributed_setup(tmp_path):
     assert report["time_zone"] == "Australia/Perth"
 
 
-def test_production_settings_pass_the_deployment_checklist(tmp_path):
-    environment = clean_environment(tmp_path, **production_keys(), DJANGO_ALLOWED_HOSTS="ops.clinic.example.com.au")
-    result = subprocess.run(
+def deployment_check(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=PROJECT_ROOT,
         env=environment,
@@ -224,8 +223,24 @@ def test_production_settings_pass_the_deployment_checklist(tmp_path):
         text=True,
         timeout=60,
     )
+
+
+def test_production_settings_pass_the_deployment_checklist(tmp_path):
+    environment = clean_environment(
+        tmp_path, **production_keys(), DJANGO_ALLOWED_HOSTS="ops.clinic.example.com.au", TRUSTED_PROXY_IPS="10.0.0.5"
+    )
+    result = deployment_check(environment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_behind_a_proxy_no_trusted_proxy_named_is_a_deployment_warning(tmp_path):
+    # Every client would have the proxy's address: one flood spends everybody's rate limit.
+    environment = clean_environment(tmp_path, **production_keys(), DJANGO_ALLOWED_HOSTS="ops.clinic.example.com.au")
+    result = deployment_check(environment)
+    assert result.returncode != 0
+    assert "clinic.W001" in result.stderr + result.stdout
+    assert "clinic.W001" not in deployment_check({**environment, "DJANGO_BEHIND_TLS_PROXY": "false"}).stderr
 
 
 @pytest.mark.parametrize("secret_key", ["", None])
