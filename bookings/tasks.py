@@ -10,6 +10,9 @@ from practitioners.clients import graph_client, graph_settings_missing, medireco
 
 logger = logging.getLogger("clinic.graph.subscriptions")
 
+CHECK_RETRY_SECONDS = 60
+CHECK_MAX_RETRIES = 5
+
 
 @shared_task(name="bookings.tasks.delivery_process")
 def delivery_process_task(delivery_id: int) -> str | None:
@@ -64,15 +67,23 @@ def calendar_resyncs_due_task() -> int:
     return lifecycle.calendar_resyncs_due(client=graph_client())
 
 
-@shared_task(name="bookings.tasks.graph_subscriptions_check")
-def graph_subscriptions_check_task() -> dict[str, int]:
+@shared_task(bind=True, name="bookings.tasks.graph_subscriptions_check", max_retries=CHECK_MAX_RETRIES)
+def graph_subscriptions_check_task(self: Task[[], dict[str, int]]) -> dict[str, int]:
     """Check that Graph still holds every subscription, subscribe calendars that have none, then
     import or resync the calendars that asked for it (new and recreated subscriptions), at once
-    rather than at the next round of `calendar_resyncs_due`."""
+    rather than at the next round of `calendar_resyncs_due`.
+
+    Tried again soon (1, 2, 4, ... minutes) when another pass held the upkeep lease (at start,
+    that may be a pass killed with the last run, whose lease lapses) or Graph failed for a while:
+    waiting for the hourly round would leave a calendar deaf for an hour.
+    """
     missing = graph_settings_missing()
     if missing:
         logger.warning("graph subscriptions not checked: Graph is not configured", extra={"missing": missing})
         return {}
     client = graph_client()
     report = subscriptions.graph_subscriptions_check(client=client)
-    return report.counts() | {"resynced": lifecycle.calendar_resyncs_due(client=client)}
+    counts = report.counts() | {"resynced": lifecycle.calendar_resyncs_due(client=client)}
+    if report.retry_later and self.request.retries < CHECK_MAX_RETRIES:
+        raise self.retry(countdown=CHECK_RETRY_SECONDS * 2**self.request.retries)
+    return counts

@@ -48,8 +48,9 @@ logger = logging.getLogger("clinic.graph.subscriptions")
 CLIENT_STATE_BYTES = 48
 LAST_ERROR_MAX = 500
 UPKEEP_LEASE_NAME = "graph-subscriptions"
-# Longer than any pass: a creation waits at most 10 s for Graph's handshake with our server.
-UPKEEP_LEASE_SECONDS = 15 * 60
+# Longer than any pass (a creation waits at most 10 s for Graph's handshake with our server,
+# five calendars) yet short: a pass killed with its process keeps the others out this long.
+UPKEEP_LEASE_SECONDS = 5 * 60
 UPKEEP_LEASE_POLL_SECONDS = 0.5
 
 

@@ -1,6 +1,6 @@
 """The upkeep beat runs at start and every hour: check Graph's subscriptions, then import calendars."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -9,8 +9,10 @@ from django.conf import settings
 from bookings import tasks
 from bookings.models import Booking
 from config import celery as celery_config
+from config.celery import app as celery_app
 from practitioners.graph import DeltaPage
-from practitioners.models import GraphSubscription
+from practitioners.models import GraphSubscription, SubscriptionUpkeepLease
+from practitioners.subscriptions import UPKEEP_LEASE_NAME, UPKEEP_LEASE_SECONDS
 from tests.bookings.conftest import jane_event
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +43,37 @@ def test_a_calendar_subscribed_by_the_check_has_its_events_imported_at_once(
     assert counts == {"created": 1, "renewed": 0, "deleted": 0, "failed": 0, "resynced": 1}
     assert Booking.objects.filter(practitioner=nurse, o365_event_id="AAMkEARLY=").count() == 1
     assert GraphSubscription.objects.get(practitioner=nurse).calendar_imported_at == NOW
+
+
+def test_a_lease_left_by_a_killed_pass_is_waited_out_with_retries_not_an_hour(
+    nurse, graph_configured, sync_requests, django_capture_on_commit_callbacks, monkeypatch
+):
+    # The last run was killed mid-pass: its lease still stands for a few minutes.
+    SubscriptionUpkeepLease.objects.create(
+        name=UPKEEP_LEASE_NAME, held_until=NOW + timedelta(seconds=UPKEEP_LEASE_SECONDS)
+    )
+    graph_configured.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
+    countdowns: list[int] = []
+    retry = tasks.graph_subscriptions_check_task.retry
+
+    def retry_once_the_countdown_has_passed(*args, **kwargs):
+        # Eager mode runs the retry at once: move the clock by its countdown first, as a worker would wait.
+        countdowns.append(kwargs["countdown"])
+        traveller.shift(timedelta(seconds=kwargs["countdown"]))
+        return retry(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.graph_subscriptions_check_task, "retry", retry_once_the_countdown_has_passed)
+    celery_app.conf.task_eager_propagates = False
+    try:
+        with time_machine.travel(NOW, tick=False) as traveller, django_capture_on_commit_callbacks(execute=True):
+            counts = tasks.graph_subscriptions_check_task.delay().get()
+    finally:
+        celery_app.conf.task_eager_propagates = True
+
+    # 1, 2 and 4 minutes: the five-minute lease has lapsed by the third retry.
+    assert countdowns == [60, 120, 240]
+    assert counts["created"] == 1
+    assert GraphSubscription.objects.filter(practitioner=nurse).count() == 1
 
 
 def test_without_graph_configured_it_does_nothing(nurse, settings):
