@@ -23,6 +23,9 @@ from tests.e2e.test_medirecords_sync import practice_with_sandbox_ids
 pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
 
 SYDNEY = ZoneInfo("Australia/Sydney")
+# The workers are other processes on the real clock: the bookings are a fortnight ahead of it.
+_IN_A_FORTNIGHT = datetime.now(SYDNEY).date() + timedelta(days=14)
+FIRST_DAY = datetime(_IN_A_FORTNIGHT.year, _IN_A_FORTNIGHT.month, _IN_A_FORTNIGHT.day, 9, 0, tzinfo=SYDNEY)
 TOKEN = "e2e-recovery-token"
 BOOKINGS = 30
 FAILURES_EACH = 4
@@ -62,7 +65,7 @@ def bookings_for_new_patients() -> list[Booking]:
             date_of_birth=date(1960, 1, 1) + timedelta(days=101 * number),
             email=f"recovery{number}@example.com.au",
         )
-        local_start = datetime(2026, 12, 14, 9, 0, tzinfo=SYDNEY) + timedelta(hours=number // len(practitioners))
+        local_start = FIRST_DAY + timedelta(hours=number // len(practitioners))
         starts_at = local_start.astimezone(UTC)
         bookings.append(
             Booking.objects.create(
