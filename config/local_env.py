@@ -27,23 +27,35 @@ DEPLOYMENT_VARIABLE = "DATABASE_URL"
 DEBUG_VARIABLE = "DJANGO_DEBUG"
 
 
-def local_env_files() -> list[Path]:
-    """The local files that apply to this process, read from `os.environ` (with `.env` in it)."""
+def local_env_files(*, shell: dict[str, str] | None = None) -> list[Path]:
+    """The local files that apply to this process.
+
+    Debug and DATABASE_URL are read from `os.environ` (with `.env` in it); which stand-ins apply
+    from `shell`, the environment before `.env` (default: `os.environ`), as the Makefile decides.
+    """
     if os.environ.get(DEPLOYMENT_VARIABLE) or not _debug_turned_on():
         return []
-    return [path for variable, path in LOCAL_ENV_FILES if not os.environ.get(variable)]
+    given = os.environ if shell is None else shell
+    return [path for variable, path in LOCAL_ENV_FILES if not given.get(variable)]
 
 
-def local_env_load() -> list[Path]:
-    """Put `.env`, then the local files that apply, into `os.environ` under what is set already.
+def local_env_load(*, dotenv: Path = BASE_DIR / ".env") -> list[Path]:
+    """Put the local files that apply, then `.env`, into `os.environ` under what is set already.
 
-    `.env` goes first (settings.py reads it the same way, and then finds nothing left to add), so
-    what it configures decides, as the real environment does. Returns the local files read.
+    The same order as under `make run`, where honcho hands its processes the local files and
+    settings.py then reads `.env` under them: the shell's environment first, then the local
+    stand-ins, then `.env`. Returns the local files read.
     """
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
-    files = local_env_files()
+    shell = dict(os.environ)
+    environ.Env.read_env(dotenv, overwrite=False)
+    from_dotenv = {name: value for name, value in os.environ.items() if name not in shell}
+    files = local_env_files(shell=shell)
+    for name in from_dotenv:
+        del os.environ[name]
     for path in files:
         environ.Env.read_env(path, overwrite=False)
+    for name, value in from_dotenv.items():
+        os.environ.setdefault(name, value)
     return files
 
 

@@ -2,6 +2,7 @@
 does; a deployment never does. Each case runs manage.py in a fresh interpreter, as a person would."""
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from config.local_env import LOCAL_ENV_FILES
+from config.local_env import LOCAL_ENV_FILES, local_env_load
 from practitioners.services import environ_file_read
 from tests.test_settings import PROJECT_ROOT
 from tests.test_settings import clean_environment as settings_environment
@@ -98,3 +99,26 @@ def test_a_deployment_never_reads_the_local_files(tmp_path):
         seen = what_manage_py_sees(environment)
         assert (seen["client_id"], seen["dr_dia_provider"]) == ("", "")
         assert seen["graph_missing"] != []
+
+
+def test_the_local_files_win_over_dotenv_as_they_do_under_make_run(tmp_path, monkeypatch):
+    # `.env` copied from `.env.example` names the real Graph; beside `make run` (whose processes
+    # get the fake's file first) a hand-run command must talk to the fake as well.
+    for name in [
+        *FAKE_GRAPH_ENV,
+        *SANDBOX_ENV,
+        *(variable for variable, _ in LOCAL_ENV_FILES),
+        "DATABASE_URL",
+        "LOG_LEVEL",
+    ]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DJANGO_DEBUG", "true")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("GRAPH_API_URL=https://graph.microsoft.com/v1.0\nLOG_LEVEL=DEBUG\n")
+
+    read = local_env_load(dotenv=dotenv)
+
+    assert [path for _, path in LOCAL_ENV_FILES] == read
+    assert os.environ["GRAPH_API_URL"] == FAKE_GRAPH_ENV["GRAPH_API_URL"]
+    # What only `.env` sets still counts.
+    assert os.environ["LOG_LEVEL"] == "DEBUG"
