@@ -131,3 +131,29 @@ def test_the_two_factor_login_page_shows_no_csp_violation(
     assert _visit(page, f"{str(live_server.url).rstrip('/')}/admin/login/") == []
     expect(page.locator("#id_otp_token")).to_be_visible()
     assert complaints == []
+
+
+@pytest.mark.usefixtures("_clock")
+def test_a_new_authenticators_code_is_drawn_once_under_the_policy(
+    watched_page: tuple[Page, list[str]], live_server, admin_login: AdminLogin, django_user_model
+) -> None:
+    """The one page that shows a new device's QR code draws it (not an empty box) with no violation."""
+    page, complaints = watched_page
+    manager = django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
+    base = str(live_server.url).rstrip("/")
+    admin_login(page, base, "manager", PASSWORD)
+
+    _visit(page, f"{base}/admin/otp_totp/totpdevice/add/")
+    page.fill("#id_user", str(manager.pk))
+    page.fill("#id_name", "manager's phone")
+    page.click("input[name=_save]")
+    page.wait_for_load_state("load")
+
+    expect(page.get_by_text("shown only this once")).to_be_visible()
+    drawn = page.evaluate(
+        "Math.max(0, ...Array.from(document.querySelectorAll('#content svg *'),"
+        " (shape) => shape.getBBox().width * shape.getBBox().height))"
+    )
+    assert drawn > 1000  # a QR code's modules cover most of its square
+    assert page.evaluate("window.__cspViolations") == []
+    assert complaints == []
