@@ -1,9 +1,45 @@
-"""Pieces the benchmark drivers share: a fresh database, and waiting for a server."""
+"""Pieces the benchmark drivers share: a fresh database, the service's processes against the
+MediRecords sandbox, and waiting for a server."""
 
+import os
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from medirecords.sandbox import SandboxServer
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def sandbox_service_environment(*, database_url: str, queue: str, sandbox: SandboxServer, token: str) -> dict[str, str]:
+    """The environment of the service processes a driver starts: its own database and queue, the
+    sandbox as MediRecords, a developer's machine (the keys kept in var/), quiet logs."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ.get("BENCHMARK_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "DJANGO_DEBUG": "true",
+        "MEDIRECORDS_API_URL": sandbox.api_url,
+        "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
+        "MEDIRECORDS_API_TOKEN": token,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def migrate_and_seed(*, python: str, environment: dict[str, str], seed: str, bookings: int) -> None:
+    """Migrate the driver's database, then run `seed` in the Django shell with BENCHMARK_BOOKINGS set."""
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_ROOT, env=environment, check=True
+    )
+    subprocess.run(
+        [python, "manage.py", "shell", "-c", seed],
+        cwd=PROJECT_ROOT,
+        env={**environment, "BENCHMARK_BOOKINGS": str(bookings)},
+        check=True,
+    )
 
 
 def with_database(url: str, name: str) -> str:

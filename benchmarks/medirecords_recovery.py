@@ -19,11 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import recreate_database, with_database
+from benchmarks.harness import (
+    PROJECT_ROOT,
+    migrate_and_seed,
+    recreate_database,
+    sandbox_service_environment,
+    with_database,
+)
 from benchmarks.medirecords_sync import PENDING, SEED
 from medirecords.sandbox import SandboxServer
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-sandbox-token"  # noqa: S105 - the local sandbox's, not a secret
 WORKERS = 2
 
@@ -52,25 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     with SandboxServer(token=TOKEN, faults={"latency_ms": options.latency_ms, "error_rate": 1.0}) as sandbox:
         python = sys.executable
         recreate_database(python=python, admin_url=admin_url, name=database_name)
-        environment = {
-            **os.environ,
-            "DATABASE_URL": with_database(admin_url, database_name),
-            "REDIS_URL": os.environ.get("BENCHMARK_REDIS_URL", "redis://127.0.0.1:6379/14"),
-            "CELERY_TASK_DEFAULT_QUEUE": f"benchmark-recovery-{os.getpid()}",
-            "MEDIRECORDS_API_URL": sandbox.api_url,
-            "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
-            "MEDIRECORDS_API_TOKEN": TOKEN,
-            "LOG_LEVEL": "WARNING",
-        }
-        subprocess.run(
-            [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_ROOT, env=environment, check=True
+        environment = sandbox_service_environment(
+            database_url=with_database(admin_url, database_name),
+            queue=f"benchmark-recovery-{os.getpid()}",
+            sandbox=sandbox,
+            token=TOKEN,
         )
-        subprocess.run(
-            [python, "manage.py", "shell", "-c", SEED],
-            cwd=PROJECT_ROOT,
-            env={**environment, "BENCHMARK_BOOKINGS": str(options.bookings)},
-            check=True,
-        )
+        migrate_and_seed(python=python, environment=environment, seed=SEED, bookings=options.bookings)
         print(
             f"{options.bookings} bookings; MediRecords failing every call for {options.outage_seconds:.0f} s; "
             f"{WORKERS} workers and beat"

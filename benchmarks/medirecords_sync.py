@@ -14,12 +14,16 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from benchmarks.harness import recreate_database, with_database
+from benchmarks.harness import (
+    PROJECT_ROOT,
+    migrate_and_seed,
+    recreate_database,
+    sandbox_service_environment,
+    with_database,
+)
 from medirecords.sandbox import SandboxServer
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-sandbox-token"  # noqa: S105 - the local sandbox's, not a secret
 
 SEED = """
@@ -85,27 +89,10 @@ def _run_once(*, sandbox: SandboxServer, workers: int, bookings: int, admin_url:
     database_name = f"clinic_benchmark_sync_{workers}"
     recreate_database(python=python, admin_url=admin_url, name=database_name)
     queue = f"benchmark-sync-{workers}-{os.getpid()}"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": with_database(admin_url, database_name),
-        "REDIS_URL": os.environ.get("BENCHMARK_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        # A developer's machine: the keys are the ones kept in var/.
-        "DJANGO_DEBUG": "true",
-        "MEDIRECORDS_API_URL": sandbox.api_url,
-        "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
-        "MEDIRECORDS_API_TOKEN": TOKEN,
-        "LOG_LEVEL": "WARNING",
-    }
-    subprocess.run(
-        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_ROOT, env=environment, check=True
+    environment = sandbox_service_environment(
+        database_url=with_database(admin_url, database_name), queue=queue, sandbox=sandbox, token=TOKEN
     )
-    subprocess.run(
-        [python, "manage.py", "shell", "-c", SEED],
-        cwd=PROJECT_ROOT,
-        env={**environment, "BENCHMARK_BOOKINGS": str(bookings)},
-        check=True,
-    )
+    migrate_and_seed(python=python, environment=environment, seed=SEED, bookings=bookings)
     calls_before = len(sandbox.requests)
     started = time.monotonic()
     processes = [
