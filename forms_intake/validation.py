@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from bookings.models import PATIENT_NAME_MAX_LENGTH, Sex
+from bookings.models import Sex
 from bookings.untrusted_input import bidi_controls_strip, text_bounded
 from forms_intake.parsing import JSON, answer_text
 
@@ -47,7 +47,6 @@ _SEXES = {"female": Sex.FEMALE, "f": Sex.FEMALE, "male": Sex.MALE, "m": Sex.MALE
 
 # Names go to the patient's record as they are: one too long to store is refused, never cut.
 NAME_FIELDS = ("first_name", "last_name")
-NAME_MAX_LENGTH = PATIENT_NAME_MAX_LENGTH  # Patient.first_name and last_name
 # Other free text keeps its first TEXT_MAX_LENGTH characters, and the cut is named as a problem.
 TEXT_MAX_LENGTH = 500
 TEXT_FIELDS = (
@@ -131,10 +130,12 @@ def intake_validate(*, values: JSON, today: date | None = None) -> CleanIntake:
 
 
 def name_clean(value: Any) -> str:
-    """A name without bidirectional or other control characters, refused when too long to store."""
-    name = text_bounded(bidi_controls_strip(answer_text(value)), max_length=NAME_MAX_LENGTH)
+    """A name without bidirectional or other control characters, refused (so that staff see it)
+    when longer than MediRecords takes: an intake's names go to MediRecords as they are."""
+    max_length: int = settings.MEDIRECORDS_NAME_MAX_LENGTH
+    name = text_bounded(bidi_controls_strip(answer_text(value)), max_length=max_length)
     if name.truncated:
-        raise ValidationError(f"is longer than {NAME_MAX_LENGTH} characters")
+        raise ValidationError(f"is longer than {max_length} characters")
     return name.text
 
 

@@ -143,10 +143,10 @@ class TestFreeText:
     TODAY = date(2026, 11, 25)
 
     def test_a_name_too_long_to_store_is_refused_with_a_reason_not_cut(self):
-        intake = intake_validate(values={"first_name": "Jane", "last_name": "C" * 256}, today=self.TODAY)
+        intake = intake_validate(values={"first_name": "Jane", "last_name": "C" * 101}, today=self.TODAY)
 
         assert "last_name" not in intake.values
-        assert Problem("last_name", "is longer than 255 characters") in intake.problems
+        assert Problem("last_name", "is longer than 100 characters") in intake.problems
         assert intake.values["first_name"] == "Jane"
 
     def test_bidirectional_controls_are_stripped_from_names(self):
