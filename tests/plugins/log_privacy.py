@@ -42,7 +42,13 @@ _COMMON_ANSWERS = frozenset({"female", "male", "other", "australia", "spouse", "
 _MIN_TEXT_LENGTH = 4
 # A time of day after a date makes a timestamp (the line's own, a booking's): not a date of birth.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?")
-_DIGIT_RUN = re.compile(r"\d(?:[\s./()\-]{0,2}\d)*")
+# UUIDs and long hex ids (task, correlation, event ids): random digits, never a patient's.
+_HEX_ID = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{16,})(?![0-9A-Za-z])", re.I
+)
+# Digits (with the separators people write) standing on their own: not inside a word or a hex
+# id, whose random digits would sooner or later spell somebody's date of birth.
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d(?:[\s./()\-]{0,2}\d)*(?![0-9A-Za-z])")
 _NON_DIGIT = re.compile(r"\D")
 _ANSWER_KEY = re.compile(r"^q\d+_")
 _RSQL_VALUE = re.compile(r"=[a-z]*=\s*\"([^\"]*)\"|=[a-z]*=\s*'([^']*)'", re.IGNORECASE)
@@ -198,7 +204,8 @@ def leaks_in(line: str, scopes: Iterable[Needles]) -> Iterator[tuple[str, str]]:
                 yield label, word
         if needles.digits:
             if runs is None:
-                runs = "|".join(_digits(run) for run in _DIGIT_RUN.findall(_TIMESTAMP.sub("|", decoded)))
+                plain = _HEX_ID.sub("|", _TIMESTAMP.sub("|", decoded))
+                runs = "|".join(_digits(run) for run in _DIGIT_RUN.findall(plain))
             for digits, label in needles.digits.items():
                 if digits in runs:
                     yield label, digits
