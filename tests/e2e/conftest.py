@@ -15,8 +15,11 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from medirecords.sandbox import SANDBOX_PRACTITIONERS
 from practitioners import clients
 from practitioners.fake_graph import FakeGraphServer
+from practitioners.models import Practitioner
+from practitioners.services import external_id_variable, practice_load
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,3 +141,30 @@ def wait_for(condition, *, seconds: float = 30.0):
             return result
         time.sleep(0.1)
     raise AssertionError(f"not true within {seconds} s")
+
+
+def medirecords_sandbox_settings(
+    settings, sandbox, *, token: str, retry_base_seconds: str, retry_max_seconds: str
+) -> dict[str, str]:
+    """Point this process and the workers (given the returned values) at the test's sandbox."""
+    values = {
+        "MEDIRECORDS_API_URL": sandbox.api_url,
+        "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
+        "MEDIRECORDS_API_TOKEN": token,
+        "MEDIRECORDS_SYNC_RETRY_BASE_SECONDS": retry_base_seconds,
+        "MEDIRECORDS_SYNC_RETRY_MAX_SECONDS": retry_max_seconds,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    return values
+
+
+def practice_with_sandbox_ids() -> list[Practitioner]:
+    environ = {}
+    for slug, ids in SANDBOX_PRACTITIONERS.items():
+        environ[external_id_variable(slug=slug, field_name="medirecords_provider_id")] = ids["provider_id"]
+        environ[external_id_variable(slug=slug, field_name="medirecords_appointment_type_id")] = ids[
+            "appointment_type_id"
+        ]
+    practice_load(environ=environ)
+    return list(Practitioner.objects.order_by("display_order"))

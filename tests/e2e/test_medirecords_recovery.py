@@ -17,8 +17,7 @@ from django.db import transaction
 from bookings.models import Booking, BookingKind, MediRecordsAvailability, Patient, PaymentStatus, SyncState
 from bookings.sync import booking_sync_request
 from medirecords.sandbox import SandboxServer
-from tests.e2e.conftest import requires_distributed_setup
-from tests.e2e.test_medirecords_sync import practice_with_sandbox_ids
+from tests.e2e.conftest import medirecords_sandbox_settings, practice_with_sandbox_ids, requires_distributed_setup
 
 pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
 
@@ -42,16 +41,7 @@ def sandbox():
 
 @pytest.fixture
 def sandbox_settings(settings, sandbox):
-    values = {
-        "MEDIRECORDS_API_URL": sandbox.api_url,
-        "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
-        "MEDIRECORDS_API_TOKEN": TOKEN,
-        "MEDIRECORDS_SYNC_RETRY_BASE_SECONDS": "4",
-        "MEDIRECORDS_SYNC_RETRY_MAX_SECONDS": "600",
-    }
-    for name, value in values.items():
-        setattr(settings, name, value)
-    return values
+    return medirecords_sandbox_settings(settings, sandbox, token=TOKEN, retry_base_seconds="4", retry_max_seconds="600")
 
 
 def bookings_for_new_patients() -> list[Booking]:

@@ -15,10 +15,9 @@ from django.db import transaction
 
 from bookings.models import Booking, BookingKind, Patient, PaymentStatus, SyncState
 from bookings.sync import booking_sync_request
-from medirecords.sandbox import SANDBOX_PRACTITIONERS, SandboxServer
+from medirecords.sandbox import SandboxServer
 from practitioners.models import Practitioner
-from practitioners.services import external_id_variable, practice_load
-from tests.e2e.conftest import requires_distributed_setup
+from tests.e2e.conftest import medirecords_sandbox_settings, practice_with_sandbox_ids, requires_distributed_setup
 
 pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
 
@@ -36,28 +35,8 @@ def sandbox():
 
 @pytest.fixture
 def sandbox_settings(settings, sandbox):
-    values = {
-        "MEDIRECORDS_API_URL": sandbox.api_url,
-        "MEDIRECORDS_FHIR_URL": sandbox.fhir_url,
-        "MEDIRECORDS_API_TOKEN": TOKEN,
-        # Retries in seconds rather than minutes, so the faulty run settles within the test.
-        "MEDIRECORDS_SYNC_RETRY_BASE_SECONDS": "0.2",
-        "MEDIRECORDS_SYNC_RETRY_MAX_SECONDS": "2",
-    }
-    for name, value in values.items():
-        setattr(settings, name, value)
-    return values
-
-
-def practice_with_sandbox_ids() -> list[Practitioner]:
-    environ = {}
-    for slug, ids in SANDBOX_PRACTITIONERS.items():
-        environ[external_id_variable(slug=slug, field_name="medirecords_provider_id")] = ids["provider_id"]
-        environ[external_id_variable(slug=slug, field_name="medirecords_appointment_type_id")] = ids[
-            "appointment_type_id"
-        ]
-    practice_load(environ=environ)
-    return list(Practitioner.objects.order_by("display_order"))
+    # Retries in seconds rather than minutes, so the faulty run settles within the test.
+    return medirecords_sandbox_settings(settings, sandbox, token=TOKEN, retry_base_seconds="0.2", retry_max_seconds="2")
 
 
 def bookings_across_the_practice(practitioners: list[Practitioner]) -> list[Booking]:
