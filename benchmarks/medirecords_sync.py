@@ -31,7 +31,7 @@ import os
 from datetime import UTC, date, datetime, timedelta
 from django.db import transaction
 from bookings.models import Booking, Patient
-from bookings.sync import booking_sync_request
+from bookings.changes import booking_changed
 from medirecords.sandbox import SANDBOX_PRACTITIONERS
 from practitioners.models import Practitioner
 from practitioners.services import external_id_variable, practice_load
@@ -54,7 +54,7 @@ with transaction.atomic():
         booking = Booking.objects.create(practitioner=practitioner, patient=patient, kind="paid",
                                          starts_at=starts_at, ends_at=starts_at + minutes,
                                          o365_event_id=f"AAMkBench{number:06d}=")
-        booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
 """
 
 PENDING = """

@@ -42,7 +42,7 @@ def main() -> None:
     call_command("load_practice", stdout=io.StringIO())
 
     from bookings.models import Booking, Patient
-    from bookings.notifications import booking_notify
+    from bookings.notifications.sending import booking_notify
     from practitioners.models import Practitioner
 
     practitioners = list(Practitioner.objects.order_by("display_order"))

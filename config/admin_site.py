@@ -11,7 +11,7 @@ from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from config.dashboard import day_at_a_glance
+from bookings.console.day_at_a_glance import day_at_a_glance
 
 
 class TwoFactorLoginForm(OTPAdminAuthenticationForm):

@@ -6,11 +6,16 @@ from typing import Any
 from celery import Celery
 from celery.signals import beat_init
 
+from bookings.dispatch import GRAPH_SUBSCRIPTIONS_CHECK
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each flow keeps its tasks in its own package; workers and beat import them all at start.
+app.autodiscover_tasks(
+    ["bookings.inbox", "bookings.office365", "bookings.push", "bookings.notifications", "practitioners.graph"]
+)
 
 # Seconds after beat starts before it asks for subscription upkeep: time for the web
 # process beside it to come up, since Graph validates a new subscription by calling it.
@@ -21,7 +26,7 @@ SUBSCRIPTION_UPKEEP_DELAY_SECONDS = 10
 def _subscription_upkeep_at_start(sender: Any, **kwargs: Any) -> None:
     """Right after a deploy or restart, instead of at the first interval: subscribe the calendars
     that have no subscription, recreate those Graph no longer holds, and import their events."""
-    app.send_task("bookings.tasks.graph_subscriptions_check", countdown=SUBSCRIPTION_UPKEEP_DELAY_SECONDS)
+    app.send_task(GRAPH_SUBSCRIPTIONS_CHECK, countdown=SUBSCRIPTION_UPKEEP_DELAY_SECONDS)
 
 
 # Imported for its signal handlers: one log line per task.

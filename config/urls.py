@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
-from bookings import receivers
+from bookings.office365 import receivers
 from config.rate_limits import View, rate_limited
 from config.views import health
 from forms_intake import receivers as form_receivers

@@ -6,7 +6,7 @@ class FormsIntakeConfig(AppConfig):
     verbose_name = "Intake forms"
 
     def ready(self) -> None:
-        from bookings.inbox import delivery_handler_register
+        from bookings.inbox.deliveries import delivery_handler_register
         from forms_intake.processing import jotform_delivery_process
 
         delivery_handler_register(source="jotform", handler=jotform_delivery_process)

@@ -10,8 +10,8 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from bookings.descriptions import normalised_name
 from bookings.models import Booking, BookingStatus, Patient
-from bookings.patient_matching import normalised_name
 from forms_intake.models import FormType
 from forms_intake.validation import CleanIntake
 from practitioners.models import PractitionerKind

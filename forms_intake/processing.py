@@ -15,9 +15,9 @@ from django.http import QueryDict
 from django.http.multipartparser import MultiPartParser
 from django.utils import timezone
 
-from bookings.inbox import DeliveryIgnored
+from bookings.changes import booking_changed
+from bookings.inbox.deliveries import DeliveryIgnored
 from bookings.models import InboundDelivery
-from bookings.sync import booking_sync_request
 from forms_intake.encryption import decrypt_bytes
 from forms_intake.jotform_api import SubmissionUnknown, jotform_answers
 from forms_intake.matching import booking_match
@@ -90,7 +90,7 @@ def submission_process(*, submission_id: str, definition: FormDefinition, raw_an
 
     patient = booking.patient
     if not patient.medirecords_patient_id:
-        booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
         raise PatientNotSynced("the patient has no MediRecords record yet; retried after the booking syncs")
     client = clients.medirecords_client()
     pending: list[PendingChange] = []

@@ -11,8 +11,9 @@ import dataclasses
 from datetime import date
 from typing import Any
 
+from bookings.descriptions import normalised_name
 from bookings.models import Patient
-from bookings.patient_matching import medirecords_mobile, normalised_name
+from bookings.push.patient_matching import medirecords_mobile
 from forms_intake.models import FormType
 from forms_intake.validation import AddressValue, CleanIntake
 from medirecords import Gender, MediRecordsClient

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F
 
-from bookings.inbox import StoredDelivery, delivery_store
+from bookings.inbox.deliveries import StoredDelivery, delivery_store
 from bookings.models import DeliverySource
 from forms_intake.encryption import encrypt_bytes
 from forms_intake.models import FormDefinition, FormSubmission, SubmissionStatus

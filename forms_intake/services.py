@@ -4,7 +4,7 @@ import logging
 
 from django.db import transaction
 
-from bookings.inbox import delivery_replay
+from bookings.inbox.deliveries import delivery_replay
 from bookings.models import Booking, DeliverySource, InboundDelivery
 from forms_intake.definitions import DEFAULT_FORMS
 from forms_intake.models import FormDefinition, FormSubmission, SubmissionStatus

@@ -16,13 +16,14 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from practitioners import clients, subscriptions
+from practitioners import clients
 from practitioners.authenticators import (
     authenticator_qr_code_svg,
     authenticator_secret_show_once_grant,
     authenticator_secret_show_once_take,
 )
-from practitioners.graph import GraphClient, GraphError
+from practitioners.graph import subscriptions
+from practitioners.graph.client import GraphClient, GraphError
 from practitioners.models import GraphSubscription, Practitioner, StaffProfile, SubscriptionGap
 
 SUBSCRIPTION_KEPT = frozenset(

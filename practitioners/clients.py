@@ -11,7 +11,7 @@ import requests
 from django.conf import settings
 
 from medirecords import MediRecordsClient
-from practitioners.graph import GraphAuthError, GraphClient, GraphTransportError
+from practitioners.graph.client import GraphAuthError, GraphClient, GraphTransportError
 
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
 GRAPH_REQUIRED_SETTINGS = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from bookings import inbox
+from bookings.inbox import deliveries as inbox
 from config.celery import app as celery_app
 from practitioners.selectors import graph_subscription_credentials_forget
 

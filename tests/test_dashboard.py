@@ -10,8 +10,8 @@ import time_machine
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from bookings.console import day_at_a_glance as dashboard
 from bookings.models import BookingKind, BookingStatus, DeliveryStatus, SyncState
-from config import dashboard
 from forms_intake.models import FormSubmission, FormType, SubmissionStatus
 from practitioners.models import StaffProfile, SubscriptionGap
 from tests.bookings.factories import BookingFactory, InboundDeliveryFactory
@@ -300,7 +300,7 @@ class TestMediRecordsUnreachable:
     """While MediRecords fails, the glance says since when, in practice time; then it goes."""
 
     def test_it_shows_since_when_in_practice_time_while_the_outage_lasts(self, admin_client):
-        from bookings.sync_outage import medirecords_answer_note, medirecords_failure_note
+        from bookings.push.outage import medirecords_answer_note, medirecords_failure_note
 
         # 22:47 in Sydney is 11:47 in UTC: the practice's time is the one shown.
         medirecords_failure_note(now=sydney(1, 22, 47))
@@ -316,7 +316,7 @@ class TestMediRecordsUnreachable:
         assert "glance-medirecords-unreachable" not in page
 
     def test_a_login_that_sees_no_bookings_is_not_told(self, client, django_user_model):
-        from bookings.sync_outage import medirecords_failure_note
+        from bookings.push.outage import medirecords_failure_note
 
         medirecords_failure_note(now=sydney(1, 22, 47))
         user = django_user_model.objects.create_user(username="bare", is_staff=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bookings import inbox
+from bookings.inbox import deliveries as inbox
 from bookings.models import DeliverySource
 from config.log_redaction import HealthDataFilter, is_redacting, redact_text
 from tests.bookings.factories import InboundDeliveryFactory

@@ -437,8 +437,8 @@ def guesses_then_the_right_password(client, settings, *, forwarded: list[str], p
 
 def audited_address(client, django_user_model, monkeypatch, *, peer: str, forwarded: str):
     """The address the audit trail records for a staff action sent with these."""
-    from bookings import tasks
     from bookings.models import AuditEntry, SyncState
+    from bookings.push import tasks
     from tests.bookings.factories import BookingFactory
 
     monkeypatch.setattr(tasks.booking_sync_task, "delay", lambda booking_id: None)

@@ -13,10 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from bookings import sync_review
 from bookings.admin.access import changed_fields_save
-from bookings.admin.phone_views import PhoneBookingViews
 from bookings.audit import AUDITED_BOOKING_FIELDS, AuditActor, audit_record, booking_snapshot, snapshot_changes
+from bookings.changes import booking_changed
+from bookings.console.phone_views import PhoneBookingViews
 from bookings.models import (
     AuditAction,
     Booking,
@@ -24,8 +24,8 @@ from bookings.models import (
     SyncAttempt,
     SyncState,
 )
+from bookings.push import review as sync_review
 from bookings.selectors import bookings_visible_to
-from bookings.sync import booking_sync_request
 from medirecords import MediRecordsError
 from practitioners.clients import medirecords_client
 
@@ -189,7 +189,7 @@ class BookingAdmin(PhoneBookingViews):
                 after=after,
             )
         if set(changed) & FIELDS_MEDIRECORDS_HOLDS:
-            booking_sync_request(booking_id=obj.pk)
+            booking_changed(booking_id=obj.pk)
 
     def get_urls(self) -> list[URLPattern]:
         own = [

@@ -7,9 +7,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from bookings import inbox
 from bookings.admin.access import RowLevelAccessAdmin
 from bookings.audit import AuditActor
+from bookings.inbox import deliveries as inbox
 from bookings.models import (
     SOURCES_WITHOUT_HEALTH_DATA,
     AuditEntry,

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from bookings.admin.access import RowLevelAccessAdmin
 from bookings.audit import AuditActor
 from bookings.models import Notification
-from bookings.notifications import notification_resend
+from bookings.notifications.sending import notification_resend
 from bookings.selectors import bookings_visible_to
 
 NOTIFICATION_FIELDS = (

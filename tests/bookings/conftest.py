@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bookings import tasks
+from bookings.push import tasks
 from practitioners import clients
-from practitioners.graph import DeltaPage, GraphNotFound
+from practitioners.graph.client import DeltaPage, GraphNotFound
 from practitioners.models import BookingType, GraphSubscription, PractitionerKind, SubscriptionReceiver
 from tests.practitioners.factories import PractitionerFactory
 
@@ -274,7 +274,7 @@ def sandbox_practitioner(db):
 def process(fake_graph, django_capture_on_commit_callbacks):
     """Apply one notification through Dr Dia's subscription, as the worker would, and run what
     its commit enqueues."""
-    from bookings.graph_processing import graph_notification_process
+    from bookings.office365.processing import graph_notification_process
 
     def process(item):
         with django_capture_on_commit_callbacks(execute=True):

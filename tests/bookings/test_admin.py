@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from bookings import tasks
+from bookings.inbox import tasks
 from bookings.models import DeliverySource, DeliveryStatus
 from tests.bookings.factories import BookingFactory, InboundDeliveryFactory, PatientFactory
 from tests.practitioners.factories import PractitionerFactory

@@ -7,9 +7,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
-from bookings import tasks
 from bookings.audit import audit_record, booking_snapshot, snapshot_changes
+from bookings.inbox import tasks as inbox_tasks
 from bookings.models import AuditAction, AuditEntry, DeliveryStatus, SyncState
+from bookings.push import tasks as push_tasks
 from tests.bookings.factories import BookingFactory, InboundDeliveryFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +91,7 @@ class TestStaffActions:
         from django.contrib.auth.models import Permission
 
         staff_user.user_permissions.add(Permission.objects.get(codename="change_booking"))
-        monkeypatch.setattr(tasks.booking_sync_task, "delay", lambda booking_id: None)
+        monkeypatch.setattr(push_tasks.booking_sync_task, "delay", lambda booking_id: None)
         stuck = BookingFactory(sync_state=SyncState.NEEDS_ATTENTION)
         synced = BookingFactory(sync_state=SyncState.SYNCED)
         client.force_login(staff_user)
@@ -112,7 +113,7 @@ class TestStaffActions:
         assert (entry.before, entry.after) == ({"sync_state": "needs_attention"}, {"sync_state": "pending"})
 
     def test_replaying_a_delivery(self, admin_client, admin_user, monkeypatch, django_capture_on_commit_callbacks):
-        monkeypatch.setattr(tasks.delivery_process_task, "delay", lambda delivery_id: None)
+        monkeypatch.setattr(inbox_tasks.delivery_process_task, "delay", lambda delivery_id: None)
         failed = InboundDeliveryFactory(status=DeliveryStatus.FAILED, attempts=5)
         busy = InboundDeliveryFactory(status=DeliveryStatus.PROCESSING)
 
@@ -128,7 +129,7 @@ class TestStaffActions:
         assert entry.ip_address == "127.0.0.1"
 
     def test_an_action_that_fails_leaves_no_entry(self, staff_actor, monkeypatch):
-        from bookings import inbox
+        from bookings.inbox import deliveries as inbox
 
         failed = InboundDeliveryFactory(status=DeliveryStatus.FAILED)
 

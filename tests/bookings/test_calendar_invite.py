@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from bookings.calendar_invite import calendar_invite, invite_uid
+from bookings.notifications.invite import calendar_invite, invite_uid
 from practitioners.models import BookingType, PractitionerKind
 from tests.bookings.factories import BookingFactory, PatientFactory
 from tests.practitioners.factories import PractitionerFactory

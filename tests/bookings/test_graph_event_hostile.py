@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from bookings.graph_events import NAME_MAX_LENGTH, REASON_MAX_LENGTH, event_booking_read
 from bookings.models import Booking, Patient
+from bookings.office365.events import NAME_MAX_LENGTH, REASON_MAX_LENGTH, event_booking_read
 from bookings.untrusted_input import BoundedText, bidi_controls_strip, text_bounded
 from tests.bookings.conftest import DR_DIA_MAILBOX, JANE_EVENT_ID, jane_event, notification
 from tests.bookings.factories import PatientFactory

@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bookings import graph_events
-from bookings.graph_events import (
+from bookings.office365 import events as graph_events
+from bookings.office365.events import (
     CALENDLY_MARKERS,
     CALENDLY_QUESTION_LABELS,
     EventNotABooking,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.db import connection
 
-from bookings import inbox
+from bookings.inbox import deliveries as inbox
 from bookings.models import (
     Booking,
     BookingKind,
@@ -16,8 +16,8 @@ from bookings.models import (
     Patient,
     PaymentStatus,
 )
-from bookings.services import booking_cancel_for_event, booking_upsert_from_event
-from practitioners.graph import GraphNotFound, GraphServerError
+from bookings.office365.processing import booking_cancel_for_event, booking_upsert_from_event
+from practitioners.graph.client import GraphNotFound, GraphServerError
 from tests.bookings.conftest import (
     CONSULTANT_MAILBOX,
     CONSULTANT_SUBSCRIPTION,

@@ -9,8 +9,8 @@ import time_machine
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
-from bookings import graph_intake
 from bookings.models import DeliverySource, DeliveryStatus, InboundDelivery
+from bookings.office365 import receivers as graph_intake
 from tests.bookings.conftest import (
     CONSULTANT_SUBSCRIPTION,
     DR_DIA_SUBSCRIPTION,

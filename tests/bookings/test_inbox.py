@@ -3,7 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bookings import inbox, tasks
+from bookings.inbox import deliveries as inbox
+from bookings.inbox import tasks
 from bookings.models import DeliverySource, DeliveryStatus, InboundDelivery
 from tests.bookings.factories import InboundDeliveryFactory
 

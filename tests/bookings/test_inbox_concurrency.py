@@ -3,7 +3,7 @@ import threading
 import pytest
 from django.db import connection
 
-from bookings import inbox
+from bookings.inbox import deliveries as inbox
 from bookings.models import DeliverySource, InboundDelivery
 from tests.conftest import requires_postgresql
 

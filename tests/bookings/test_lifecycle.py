@@ -3,11 +3,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bookings import inbox
-from bookings.lifecycle import SubscriptionUpkeepFailed, calendar_resync, calendar_resyncs_due, graph_lifecycle_process
+from bookings.inbox import deliveries as inbox
 from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery
-from practitioners import subscriptions
-from practitioners.graph import DeltaPage, GraphDeltaExpired, GraphNotFound, GraphServerError, GraphThrottled
+from bookings.office365.subscription_lifecycle import (
+    SubscriptionUpkeepFailed,
+    calendar_resync,
+    due_calendars_resync,
+    graph_lifecycle_process,
+)
+from practitioners.graph import subscriptions
+from practitioners.graph.client import DeltaPage, GraphDeltaExpired, GraphNotFound, GraphServerError, GraphThrottled
 from practitioners.models import GraphSubscription, SubscriptionGap
 from tests.bookings.conftest import (
     DR_DIA_SUBSCRIPTION,
@@ -220,7 +225,7 @@ class TestCalendarResync:
         assert nurse_subscription.delta_link == fresh_link
 
     def test_a_failure_half_way_keeps_the_old_delta_link(self, nurse_subscription, fake_graph, monkeypatch):
-        from bookings import graph_processing
+        from bookings.office365 import processing as graph_processing
 
         def broken(**kwargs):
             raise RuntimeError("database gone")
@@ -335,7 +340,7 @@ class TestRequestedResyncs:
         fake_graph.delta_pages = [DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK)]
 
         with django_capture_on_commit_callbacks(execute=True):
-            assert calendar_resyncs_due(client=fake_graph, now=NOW) == 1
+            assert due_calendars_resync(client=fake_graph, now=NOW) == 1
 
         booking = Booking.objects.get(o365_event_id="AAMkNURSE2=")
         assert sync_requests == [booking.pk], "the missed booking is pushed to MediRecords"
@@ -343,7 +348,7 @@ class TestRequestedResyncs:
         assert nurse_subscription.resync_requested_at is None
         assert nurse_subscription.delta_link == DELTA_LINK
         # Nothing asked for any more: the next round reads nothing.
-        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+        assert due_calendars_resync(client=fake_graph, now=NOW) == 0
         assert len(fake_graph.delta_calls) == 1
 
     def test_a_failing_resync_stays_requested(self, nurse_subscription, fake_graph):
@@ -351,13 +356,13 @@ class TestRequestedResyncs:
         nurse_subscription.save()
         fake_graph.delta_pages = [GraphServerError("GET /users/{mailbox}/calendarView/delta: 503", status=503)]
 
-        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+        assert due_calendars_resync(client=fake_graph, now=NOW) == 0
 
         nurse_subscription.refresh_from_db()
         assert nurse_subscription.resync_requested_at == NOW
 
     def test_subscriptions_not_asking_are_not_read(self, nurse_subscription, fake_graph):
-        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+        assert due_calendars_resync(client=fake_graph, now=NOW) == 0
         assert fake_graph.delta_calls == []
 
 
@@ -387,7 +392,7 @@ class TestFirstImport:
         subscription = subscriptions.graph_subscription_create(practitioner=nurse, client=fake_graph, now=NOW)
 
         with django_capture_on_commit_callbacks(execute=True):
-            assert calendar_resyncs_due(client=fake_graph, now=NOW) == 1
+            assert due_calendars_resync(client=fake_graph, now=NOW) == 1
 
         booking = Booking.objects.get(o365_event_id=event["id"])
         assert booking.starts_at == far_ahead
@@ -430,7 +435,7 @@ class TestGapRecovery:
         assert gap.recovered_at is None
         fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK)]
 
-        assert calendar_resyncs_due(client=fake_graph, now=NOW + timedelta(seconds=30)) == 1
+        assert due_calendars_resync(client=fake_graph, now=NOW + timedelta(seconds=30)) == 1
 
         gap.refresh_from_db()
         assert gap.recovered_at == NOW + timedelta(seconds=30)
@@ -439,6 +444,6 @@ class TestGapRecovery:
         subscriptions.graph_subscriptions_check(client=fake_graph, now=NOW)
         fake_graph.delta_pages = [GraphServerError("GET /users/{mailbox}/calendarView/delta: 503", status=503)]
 
-        assert calendar_resyncs_due(client=fake_graph, now=NOW) == 0
+        assert due_calendars_resync(client=fake_graph, now=NOW) == 0
 
         assert SubscriptionGap.objects.get(practitioner=nurse).recovered_at is None

@@ -10,7 +10,7 @@ from django.urls import reverse
 from icalendar import Calendar
 
 from bookings.models import BookingKind, PaymentStatus
-from bookings.notification_messages import enquiries_email, patient_email
+from bookings.notifications.messages import enquiries_email, patient_email
 from practitioners.models import BookingType, PractitionerKind
 from tests.bookings.factories import BookingFactory, PatientFactory, PhoneBookingFactory
 from tests.practitioners.factories import PractitionerFactory

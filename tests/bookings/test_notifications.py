@@ -15,8 +15,10 @@ from django.db import connection
 from django.urls import reverse
 from icalendar import Calendar
 
-from bookings import inbox, notifications
 from bookings.audit import AuditActor
+from bookings.changes import booking_changed
+from bookings.console.phone_bookings import phone_booking_cancel, phone_booking_create, phone_booking_move
+from bookings.inbox import deliveries as inbox
 from bookings.models import (
     AuditAction,
     AuditEntry,
@@ -29,10 +31,14 @@ from bookings.models import (
     NotificationStatus,
     PaymentStatus,
 )
-from bookings.notifications import booking_notify, notification_resend, notification_sweep, notifications_log_due
-from bookings.phone_bookings import phone_booking_cancel, phone_booking_create, phone_booking_move
-from bookings.services import booking_cancel_for_event
-from bookings.sync import booking_sync_request
+from bookings.notifications import sending as notifications
+from bookings.notifications.sending import (
+    booking_notify,
+    due_notifications_record,
+    notification_resend,
+    notification_sweep,
+)
+from bookings.office365.processing import booking_cancel_for_event
 from practitioners.staff_roles import FRONT_DESK, PRACTITIONER
 from tests.bookings.conftest import JANE_EVENT_ID, fixture_bytes, jane_event, notification
 from tests.bookings.factories import BookingFactory, PatientFactory
@@ -173,7 +179,7 @@ class TestOffice365Bookings:
 
         post(body)
         committed(inbox.delivery_replay, delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
-        committed(booking_sync_request, booking_id=Booking.objects.get().pk)
+        committed(booking_changed, booking_id=Booking.objects.get().pk)
         committed(booking_notify, booking_id=Booking.objects.get().pk)
 
         assert len(mail.outbox) == 2
@@ -193,7 +199,7 @@ class TestOffice365Bookings:
         process(notification("updated", etag='W/"v2"'))
         process(notification("deleted"))
         booking = Booking.objects.get()
-        committed(booking_sync_request, booking_id=booking.pk)
+        committed(booking_changed, booking_id=booking.pk)
 
         assert booking.status == BookingStatus.CANCELLED
         invites = [invite(message) for message in patient_mails()]
@@ -461,16 +467,17 @@ def test_a_notification_whose_send_was_lost_is_sent_by_the_sweep(committed, dr_d
 def test_a_change_made_while_the_broker_is_down_is_still_told_by_the_sweep(
     dr_dia, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from bookings import tasks
+    from bookings.notifications import tasks as notifications_tasks
+    from bookings.push import tasks as push_tasks
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
     booking = BookingFactory(practitioner=dr_dia, patient=PatientFactory(email=JANE))
-    monkeypatch.setattr(tasks.booking_notify_task, "delay", broker_down)
-    monkeypatch.setattr(tasks.booking_sync_task, "delay", lambda booking_id: None)
+    monkeypatch.setattr(notifications_tasks.booking_notify_task, "delay", broker_down)
+    monkeypatch.setattr(push_tasks.booking_sync_task, "delay", lambda booking_id: None)
     with django_capture_on_commit_callbacks(execute=True):
-        booking_sync_request(booking_id=booking.pk)  # the enqueue fails, logged; the change stands
+        booking_changed(booking_id=booking.pk)  # the enqueue fails, logged; the change stands
     assert mail.outbox == []
     assert Notification.objects.filter(booking=booking, status=NotificationStatus.PENDING).count() == 2
 
@@ -554,7 +561,7 @@ def test_a_second_worker_logging_the_same_booking_meanwhile_sends_nothing_twice(
 
 def test_a_second_sweep_sending_the_same_rows_meanwhile_sends_nothing_twice(dr_dia):
     booking = BookingFactory(practitioner=dr_dia, patient=PatientFactory(email=JANE))
-    notifications_log_due(booking_id=booking.pk)
+    due_notifications_record(booking_id=booking.pk)
     wrapper, ran = second_worker_just_before("UPDATE", notification_sweep)
 
     with connection.execute_wrapper(wrapper):

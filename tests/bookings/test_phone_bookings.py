@@ -9,9 +9,16 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
-from bookings import patient_search, phone_bookings
-from bookings.admin import phone_views
 from bookings.audit import AuditActor
+from bookings.console import patient_search, phone_bookings, phone_views
+from bookings.console.patient_search import patient_query_parse
+from bookings.console.phone_bookings import (
+    PhoneBookingRefused,
+    SlotTaken,
+    phone_booking_cancel,
+    phone_booking_create,
+    phone_booking_move,
+)
 from bookings.models import (
     AuditAction,
     AuditEntry,
@@ -21,14 +28,6 @@ from bookings.models import (
     Patient,
     PaymentStatus,
     SyncState,
-)
-from bookings.patient_search import patient_query_parse
-from bookings.phone_bookings import (
-    PhoneBookingRefused,
-    SlotTaken,
-    phone_booking_cancel,
-    phone_booking_create,
-    phone_booking_move,
 )
 from practitioners.models import BookingType, PractitionerKind, StaffProfile
 from tests.bookings.factories import BookingFactory, PatientFactory, PhoneBookingFactory

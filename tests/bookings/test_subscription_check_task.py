@@ -6,13 +6,13 @@ import pytest
 import time_machine
 from django.conf import settings
 
-from bookings import tasks
 from bookings.models import Booking
+from bookings.office365 import tasks
 from config import celery as celery_config
 from config.celery import app as celery_app
-from practitioners.graph import DeltaPage
+from practitioners.graph.client import DeltaPage
+from practitioners.graph.subscriptions import UPKEEP_LEASE_NAME, UPKEEP_LEASE_SECONDS
 from practitioners.models import GraphSubscription, SubscriptionUpkeepLease
-from practitioners.subscriptions import UPKEEP_LEASE_NAME, UPKEEP_LEASE_SECONDS
 from tests.bookings.conftest import jane_event
 
 pytestmark = pytest.mark.django_db

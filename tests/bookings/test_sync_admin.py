@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from bookings import sync
 from bookings.models import Booking, SyncAttempt, SyncOutcome, SyncState
+from bookings.push import sync
 from tests.bookings.factories import BookingFactory
 from tests.bookings.sync_helpers import booking_at, new_person, seed_medirecords_patient, sydney
 

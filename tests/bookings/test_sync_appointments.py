@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from bookings import sync
-from bookings.appointment_push import appointment_notes
+from bookings.changes import booking_changed
 from bookings.models import BookingKind, BookingStatus, SyncState
+from bookings.push import sync
+from bookings.push.appointments import appointment_notes
 from medirecords.sandbox import SANDBOX_PRACTITIONERS
 from tests.bookings.factories import BookingFactory
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, seed_medirecords_patient, sydney
@@ -141,7 +142,7 @@ def test_a_moved_booking_moves_the_appointment(sandbox, mr_client, dr_dia, djang
     new_start = sydney(2026, 12, 9, hour=14, minute=15)
     booking.__class__.objects.filter(pk=booking.pk).update(starts_at=new_start, ends_at=new_start + timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True):
-        sync.booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
 
     [appointment] = sandbox.store.appointments()
     assert appointment["id"] == appointment_id

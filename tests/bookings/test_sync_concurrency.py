@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection
 
-from bookings import sync
 from bookings.models import Booking, SyncState
+from bookings.push import sync
 from medirecords import MediRecordsClient
 from medirecords.sandbox import PRACTICE_ID
 from tests.bookings.conftest import SANDBOX_TOKEN

@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bookings import sync, tasks
+from bookings.changes import booking_changed
 from bookings.models import Booking, SyncAttempt, SyncOperation, SyncOutcome, SyncState
-from bookings.sync_review import booking_sync_retry
+from bookings.push import sync, tasks
+from bookings.push.review import booking_sync_retry
 from medirecords import RateLimited, ServerError
 from medirecords.sandbox import SANDBOX_PRACTITIONERS
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, sydney
@@ -38,7 +39,7 @@ def test_a_server_error_is_retried_by_the_task_until_it_succeeds(
     sandbox.set_faults(fail_next=[{"status": 500, "count": 2, "method": "POST", "path_prefix": "/v1/practices"}])
 
     with django_capture_on_commit_callbacks(execute=True):
-        sync.booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
 
     booking.refresh_from_db()
     assert booking.sync_state == SyncState.SYNCED
@@ -62,7 +63,7 @@ def test_a_rate_limited_create_is_retried_and_completes(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        sync.booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
 
     booking.refresh_from_db()
     assert booking.sync_state == SyncState.SYNCED
@@ -125,7 +126,7 @@ def test_a_refused_appointment_needs_attention_until_fixed_and_retried(
     booking = booking_at(doctor, sydney(2026, 12, 8), patient=new_person())
 
     with django_capture_on_commit_callbacks(execute=True):
-        sync.booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
 
     booking.refresh_from_db()
     assert booking.sync_state == SyncState.NEEDS_ATTENTION
@@ -198,8 +199,8 @@ def test_log_lines_carry_ids_and_outcomes_never_patient_data(sandbox, mr_client,
 def test_a_request_counts_a_generation_and_shows_the_booking_as_waiting(dr_dia, sync_requests):
     booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=new_person(), sync_state=SyncState.SYNCED)
 
-    sync.booking_sync_request(booking_id=booking.pk)
-    sync.booking_sync_request(booking_id=booking.pk)
+    booking_changed(booking_id=booking.pk)
+    booking_changed(booking_id=booking.pk)
 
     booking.refresh_from_db()
     assert booking.sync_requested_generation == 2
@@ -244,7 +245,7 @@ def test_a_request_made_during_a_sync_is_synced_by_the_holder(sandbox, mr_client
     def create_then_move(appointment):
         created = original_create(appointment)
         Booking.objects.filter(pk=booking.pk).update(starts_at=moved_to, ends_at=moved_to + timedelta(minutes=45))
-        sync.booking_sync_request(booking_id=booking.pk)  # its task finds the lease taken
+        booking_changed(booking_id=booking.pk)  # its task finds the lease taken
         return created
 
     monkeypatch.setattr(mr_client, "appointment_create", create_then_move)

@@ -4,15 +4,11 @@ from datetime import date
 
 import pytest
 
-from bookings import sync
+from bookings.descriptions import normalised_name
 from bookings.models import Booking, Patient, SyncState
-from bookings.patient_matching import (
-    MatchResult,
-    medirecords_mobile,
-    normalised_name,
-    patient_match_or_create,
-)
-from bookings.sync_errors import SyncNeedsAttention
+from bookings.push import sync
+from bookings.push.errors import SyncNeedsAttention
+from bookings.push.patient_matching import MatchResult, medirecords_mobile, patient_match_or_create
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, seed_medirecords_patient, sydney
 
 pytestmark = pytest.mark.django_db
@@ -189,7 +185,7 @@ def test_several_candidates_wait_for_staff_with_the_candidates_stored(sandbox, m
 def test_staff_linking_a_candidate_lets_the_sync_carry_on(
     sandbox, mr_client, dr_dia, django_capture_on_commit_callbacks, staff_actor
 ):
-    from bookings.sync_review import booking_patient_link
+    from bookings.push.review import booking_patient_link
 
     chosen = seed_medirecords_patient(mr_client)
     seed_medirecords_patient(mr_client, first_name="JANE")
@@ -216,7 +212,7 @@ def test_staff_linking_a_candidate_lets_the_sync_carry_on(
 def test_staff_choosing_a_new_patient_creates_one_without_asking_again(
     sandbox, mr_client, dr_dia, django_capture_on_commit_callbacks, staff_actor
 ):
-    from bookings.sync_review import booking_patient_create_new
+    from bookings.push.review import booking_patient_create_new
 
     seed_medirecords_patient(mr_client)
     seed_medirecords_patient(mr_client, first_name="JANE")

@@ -7,9 +7,9 @@ import pytest
 import time_machine
 from django.conf import settings as django_settings
 
-from bookings import sync, tasks
 from bookings.models import Booking, MediRecordsAvailability, SyncState
-from bookings.sync_outage import medirecords_answer_note, medirecords_failure_note, medirecords_unreachable_since
+from bookings.push import sync, tasks
+from bookings.push.outage import medirecords_answer_note, medirecords_failure_note, medirecords_unreachable_since
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, sydney
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ import pytest
 from bookings.models import Booking, BookingKind, InboundDelivery
 from practitioners import clients
 from practitioners.fake_graph import FAKE_MAILBOXES, calendly_event
+from practitioners.graph.subscriptions import graph_subscriptions_sync
 from practitioners.models import GraphSubscription
 from practitioners.services import external_id_variable, practice_load
-from practitioners.subscriptions import graph_subscriptions_sync
 from tests.e2e.conftest import requires_distributed_setup, wait_for
 
 pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import transaction
 
+from bookings.changes import booking_changed
 from bookings.models import Booking, BookingKind, MediRecordsAvailability, Patient, PaymentStatus, SyncState
-from bookings.sync import booking_sync_request
 from medirecords.sandbox import SandboxServer
 from tests.e2e.conftest import medirecords_sandbox_settings, practice_with_sandbox_ids, requires_distributed_setup
 
@@ -87,7 +87,7 @@ def test_every_waiting_booking_goes_in_soon_after_medirecords_answers_again(sand
     bookings = bookings_for_new_patients()
     with transaction.atomic():
         for booking in bookings:
-            booking_sync_request(booking_id=booking.pk)
+            booking_changed(booking_id=booking.pk)
     start_worker(extra_environment=sandbox_settings)
     start_worker(extra_environment=sandbox_settings)
     wait_for(

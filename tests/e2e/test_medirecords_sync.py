@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import transaction
 
+from bookings.changes import booking_changed
 from bookings.models import Booking, BookingKind, Patient, PaymentStatus, SyncState
-from bookings.sync import booking_sync_request
 from medirecords.sandbox import SandboxServer
 from practitioners.models import Practitioner
 from tests.e2e.conftest import medirecords_sandbox_settings, practice_with_sandbox_ids, requires_distributed_setup
@@ -76,7 +76,7 @@ def bookings_across_the_practice(practitioners: list[Practitioner]) -> list[Book
 def request_sync_of_all(bookings: list[Booking]) -> None:
     with transaction.atomic():
         for booking in bookings:
-            booking_sync_request(booking_id=booking.pk)
+            booking_changed(booking_id=booking.pk)
 
 
 def wait_until_all_synced(*, seconds: float) -> None:

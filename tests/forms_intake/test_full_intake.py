@@ -138,7 +138,7 @@ def test_the_same_submission_twice_is_processed_once(
 
 
 def test_processing_again_changes_nothing_twice(post_form, jane_booking, mr_client, django_capture_on_commit_callbacks):
-    from bookings.inbox import delivery_replay
+    from bookings.inbox.deliveries import delivery_replay
 
     body, content_type = full_intake()
     with django_capture_on_commit_callbacks(execute=True):

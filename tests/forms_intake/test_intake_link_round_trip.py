@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from bookings.notification_messages import patient_email
+from bookings.notifications.messages import patient_email
 from forms_intake.models import FormSubmission, SubmissionStatus
 from practitioners.models import BookingType, PractitionerKind
 from tests.bookings.factories import BookingFactory

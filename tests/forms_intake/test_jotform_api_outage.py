@@ -7,7 +7,7 @@ import requests
 import responses
 from django.utils import timezone
 
-from bookings.inbox import delivery_replay, inbox_sweep
+from bookings.inbox.deliveries import delivery_replay, inbox_sweep
 from bookings.models import DeliveryStatus, InboundDelivery, Patient
 from forms_intake.models import FormSubmission, SubmissionStatus
 from tests.forms_intake.conftest import FULL_FORM_ID, SUBMISSION_ID, full_intake

@@ -124,7 +124,7 @@ def test_a_triage_submission_makes_an_assessment_and_a_document_once(
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             assert post_form("/forms/triage", body, content_type).status_code == 200
-    from bookings.inbox import delivery_replay
+    from bookings.inbox.deliveries import delivery_replay
 
     with django_capture_on_commit_callbacks(execute=True):
         delivery_replay(delivery_ids=[InboundDelivery.objects.get().pk])

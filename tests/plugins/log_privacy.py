@@ -247,7 +247,7 @@ class LogPrivacy:
 
     def collect_fixtures(self) -> None:
         """The patients of the recorded payloads, read as the service reads them."""
-        from bookings.graph_events import event_booking_read
+        from bookings.office365.events import event_booking_read
 
         multipart = (FIXTURES / "jotform-full-intake.multipart").read_text()
         for line in multipart.splitlines():

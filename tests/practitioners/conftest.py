@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from practitioners import clients
-from practitioners.graph import GraphClient
+from practitioners.graph.client import GraphClient
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GRAPH = "https://graph.microsoft.com/v1.0"

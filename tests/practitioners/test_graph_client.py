@@ -13,7 +13,7 @@ import requests
 import responses
 from responses import matchers
 
-from practitioners.graph import (
+from practitioners.graph.client import (
     DeltaPage,
     GraphAuthError,
     GraphClient,

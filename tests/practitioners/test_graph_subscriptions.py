@@ -10,9 +10,8 @@ import time_machine
 from django.db import IntegrityError, transaction
 from responses import matchers
 
-from practitioners.graph import GraphNotFound, GraphServerError
-from practitioners.models import BookingType, GraphSubscription, SubscriptionReceiver
-from practitioners.subscriptions import (
+from practitioners.graph.client import GraphNotFound, GraphServerError
+from practitioners.graph.subscriptions import (
     RenewOutcome,
     graph_subscription_create,
     graph_subscription_delete,
@@ -24,6 +23,7 @@ from practitioners.subscriptions import (
     graph_subscriptions_renew_due,
     graph_subscriptions_sync,
 )
+from practitioners.models import BookingType, GraphSubscription, SubscriptionReceiver
 from tests.practitioners.conftest import GRAPH, PUBLIC_BASE_URL, fixture_json
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
 

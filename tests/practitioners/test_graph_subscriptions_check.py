@@ -9,10 +9,9 @@ import pytest
 import time_machine
 from django.db import connection
 
-from practitioners import subscriptions
-from practitioners.graph import GraphServerError
-from practitioners.models import GraphSubscription, SubscriptionGap, SubscriptionUpkeepLease
-from practitioners.subscriptions import (
+from practitioners.graph import subscriptions
+from practitioners.graph.client import GraphServerError
+from practitioners.graph.subscriptions import (
     UPKEEP_LEASE_NAME,
     CalendarAlreadySubscribed,
     SyncReport,
@@ -22,6 +21,7 @@ from practitioners.subscriptions import (
     graph_subscriptions_sync,
     subscription_upkeep_lease,
 )
+from practitioners.models import GraphSubscription, SubscriptionGap, SubscriptionUpkeepLease
 from tests.bookings.conftest import FakeGraph
 from tests.conftest import requires_postgresql
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory

@@ -8,8 +8,8 @@ import responses
 from django.core.management import CommandError, call_command
 
 from practitioners import clients
+from practitioners.graph.subscriptions import SyncReport, subscription_upkeep_lease
 from practitioners.models import GraphSubscription
-from practitioners.subscriptions import SyncReport, subscription_upkeep_lease
 from tests.practitioners.conftest import GRAPH
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
 

@@ -6,7 +6,7 @@ import responses
 from responses import matchers
 
 from practitioners import clients
-from practitioners.graph import GraphAuthError, GraphTransportError
+from practitioners.graph.client import GraphAuthError, GraphTransportError
 from tests.practitioners.conftest import GRAPH
 
 MAILBOX = "dr.dia@clinic.example.com.au"

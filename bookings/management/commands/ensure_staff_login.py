@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from bookings.staff import staff_authenticator_ensure, staff_login_ensure
+from bookings.console.staff_logins import staff_authenticator_ensure, staff_login_ensure
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from practitioners import clients
-from practitioners.graph import GraphClient
+from practitioners.graph.client import GraphClient
+from practitioners.graph.subscriptions import SyncReport, graph_subscriptions_delete, graph_subscriptions_sync
 from practitioners.models import GraphSubscription, Practitioner
-from practitioners.subscriptions import SyncReport, graph_subscriptions_delete, graph_subscriptions_sync
 
 # How long sync waits for a pass already running (beat's renewal or check) to finish.
 SYNC_WAIT_SECONDS = 60

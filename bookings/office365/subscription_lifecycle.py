@@ -16,12 +16,18 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from bookings.graph_events import EventNotABooking
-from bookings.graph_processing import graph_event_apply, subscription_calendar, subscription_of
-from bookings.inbox import DeliveryIgnored, delivery_store
-from bookings.models import DeliverySource
-from practitioners import subscriptions
-from practitioners.graph import DeltaPage, GraphClient, GraphDeltaExpired, GraphError
+from bookings.inbox.deliveries import DeliveryIgnored, delivery_store
+from bookings.models import DeliverySource, InboundDelivery
+from bookings.office365.events import EventNotABooking
+from bookings.office365.processing import (
+    delivery_notification,
+    graph_event_apply,
+    subscription_calendar,
+    subscription_of,
+)
+from practitioners import clients
+from practitioners.graph import subscriptions
+from practitioners.graph.client import DeltaPage, GraphClient, GraphDeltaExpired, GraphError
 from practitioners.models import GraphSubscription, SubscriptionGap
 
 logger = logging.getLogger("clinic.graph")
@@ -31,6 +37,11 @@ RESYNC_DAYS_BEHIND = 1
 
 class SubscriptionUpkeepFailed(Exception):  # noqa: N818 - names what happened
     """Graph refused to keep a subscription going; the message is Graph's error, no patient data."""
+
+
+def graph_lifecycle_delivery_handle(delivery: InboundDelivery) -> None:
+    """The inbox's handler for Graph lifecycle deliveries (registered from `BookingsConfig.ready`)."""
+    graph_lifecycle_process(notification=delivery_notification(delivery), client=clients.graph_client())
 
 
 def graph_lifecycle_process(
@@ -103,7 +114,7 @@ def calendar_resync(
     return outcomes
 
 
-def calendar_resyncs_due(*, client: GraphClient, now: datetime | None = None) -> int:
+def due_calendars_resync(*, client: GraphClient, now: datetime | None = None) -> int:
     """Resync every calendar whose subscription asked for it; returns how many were resynced.
 
     A subscription that had to be recreated (Graph had dropped it) asks for one, so changes

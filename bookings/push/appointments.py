@@ -15,8 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from bookings.models import Booking, BookingKind, BookingStatus, SyncOperation
-from bookings.sync_attempts import attempt_recorded
-from bookings.sync_errors import SyncNeedsAttention
+from bookings.push.attempts import attempt_recorded
+from bookings.push.errors import SyncNeedsAttention
 from medirecords import Appointment, AppointmentStatus, MediRecordsClient, NewAppointment, NotFound, Reminders
 from medirecords.schedule_time import to_schedule_time
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_guid import get_guid, set_guid
 
 from bookings.audit import AuditActor, audit_record
+from bookings.dispatch import delivery_process_enqueue
 from bookings.models import AuditAction, DeliveryStatus, InboundDelivery
 from config.log_redaction import redact_text
 
@@ -118,9 +119,7 @@ def delivery_enqueue(*, delivery_id: int) -> None:
     If the broker is unreachable the error is logged and the delivery stays stored: the
     sweep enqueues it again later, so the sender still gets its acknowledgement.
     """
-    from bookings.tasks import delivery_process_task
-
-    transaction.on_commit(lambda: delivery_process_task.delay(delivery_id), robust=True)
+    delivery_process_enqueue(delivery_id=delivery_id)
 
 
 def delivery_process(*, delivery_id: int) -> str | None:

@@ -16,9 +16,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from bookings.calendar_invite import METHOD_CANCEL, METHOD_REQUEST, calendar_invite
-from bookings.intake_links import intake_links
 from bookings.models import Booking, BookingKind
+from bookings.notifications.intake_links import intake_links
+from bookings.notifications.invite import METHOD_CANCEL, METHOD_REQUEST, calendar_invite
 from practitioners.practice_time import practice_zone
 
 CONFIRMATION = "confirmation"

@@ -5,7 +5,8 @@ import logging
 from celery import Task, shared_task
 from celery.exceptions import MaxRetriesExceededError
 
-from practitioners import clients, subscriptions
+from practitioners import clients
+from practitioners.graph import subscriptions
 
 logger = logging.getLogger("clinic.graph.subscriptions")
 

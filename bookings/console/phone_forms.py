@@ -11,11 +11,11 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 from django.utils import timezone
 
+from bookings.console.patient_search import NewPatientDetails, PatientFound, australian_mobile_e164, follows_candidates
+from bookings.console.phone_bookings import PHONE_PAYMENT_STATUSES, booking_when, past_start_refusal
 from bookings.models import (
     Booking,
 )
-from bookings.patient_search import NewPatientDetails, PatientFound, australian_mobile_e164, follows_candidates
-from bookings.phone_bookings import PHONE_PAYMENT_STATUSES, booking_when, past_start_refusal
 from bookings.selectors import bookings_visible_to
 from medirecords.schedule_time import AmbiguousLocalTime, NonexistentLocalTime, local_wall_time, minutes_between
 from practitioners.models import Practitioner

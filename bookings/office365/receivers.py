@@ -1,4 +1,7 @@
-"""Checking Microsoft Graph notifications as they arrive, and storing the genuine ones.
+"""The Graph notification URLs: check what Graph posts, store the genuine notifications, 202.
+
+Graph gives a receiver 3 seconds and throttles or drops subscriptions whose endpoint is
+slow, so these views only check and store; the work happens on a worker afterwards.
 
 Graph signs nothing: a notification is believed only when its subscription is one of ours,
 it echoes that subscription's secret `clientState`, and it came to the URL that subscription
@@ -6,6 +9,8 @@ points at. Everything else is discarded and counted, never stored, so spam canno
 inbox or reach a worker. Each genuine notification is stored as its own delivery (a POST
 may carry several, for several calendars), keyed so that Graph's many duplicates land on
 one row. Nothing here calls Graph: the worker re-fetches the event later.
+
+The checks come first and the views, which need `NotificationUrl`, at the end.
 """
 
 import hmac
@@ -13,16 +18,21 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
-from bookings.inbox import delivery_store
+from bookings.inbox.deliveries import delivery_store
 from bookings.models import DeliverySource, InboundDelivery
-from bookings.untrusted_input import JSON_DEPTH_MAX, json_nesting_depth
+from bookings.untrusted_input import JSON_DEPTH_MAX, body_too_large_answer, json_nesting_depth
 from practitioners.models import SubscriptionReceiver
 from practitioners.selectors import SubscriptionCredentials, graph_subscription_credentials
 
@@ -258,3 +268,54 @@ def _canonical_body(notification: dict[str, Any]) -> bytes:
     """The notification alone, as stable JSON, without the secret it has already proved."""
     kept = {key: value for key, value in notification.items() if key != "clientState"}
     return json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+logger = logging.getLogger("clinic.graph")
+
+GraphView = Callable[[HttpRequest], HttpResponse]
+
+
+def graph_receiver(url: NotificationUrl) -> GraphView:
+    """The view behind one of our Graph notification URLs.
+
+    It answers Graph's validation handshake (`?validationToken=`, sent when a subscription
+    is created) with the token itself, and otherwise accepts a batch of notifications.
+    """
+
+    @csrf_exempt
+    def receive(request: HttpRequest) -> HttpResponse:
+        if "validationToken" in request.GET:
+            return validation_answer(request.GET["validationToken"])
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return body_too_large_answer()
+        try:
+            notifications_accept(body=body, url=url, content_type=request.content_type or "")
+        except MalformedNotifications as error:
+            return JsonResponse({"error": str(error)}, status=400)
+        except DatabaseError:
+            # Graph retries a 5xx for up to 4 hours; what was stored before the failure
+            # comes again under the same delivery keys and is not stored twice.
+            logger.exception("graph notifications not stored", extra={"url": url.value})
+            return JsonResponse({"error": "could not store the notifications; try again"}, status=503)
+        return HttpResponse(status=202)
+
+    receive.__name__ = f"graph_{url.value}_receiver"
+    return receive
+
+
+def validation_answer(token: str) -> HttpResponse:
+    """The URL-decoded token, byte for byte, as plain text, which is what Graph checks.
+
+    Plain text (never HTML) with nosniff set for the whole site means a token crafted as
+    markup cannot run in anyone's browser.
+    """
+    return HttpResponse(token, content_type="text/plain; charset=utf-8")
+
+
+graph_consultant_receiver = graph_receiver(NotificationUrl.CONSULTANT)
+graph_practitioner_receiver = graph_receiver(NotificationUrl.PRACTITIONER)
+graph_lifecycle_receiver = graph_receiver(NotificationUrl.LIFECYCLE)

@@ -14,9 +14,9 @@ import phonenumbers
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
+from bookings.console.phone_bookings import PhoneBookingRefused
+from bookings.descriptions import normalised_name
 from bookings.models import Booking, BookingStatus, Patient, Sex
-from bookings.patient_matching import normalised_name
-from bookings.phone_bookings import PhoneBookingRefused
 from bookings.selectors import bookings_visible_to, patients_visible_to
 from medirecords import Gender, MediRecordsClient, MediRecordsError
 from medirecords import Patient as MediRecordsPatient

@@ -5,7 +5,7 @@ looks for a clash, then writes. On PostgreSQL the exclusion constraint
 `booking_phone_slot_free` refuses an overlapping phone booking whoever writes it; its refusal
 is turned into the same `SlotTaken` as our own check.
 
-Every change is audited and handed to `booking_sync_request` in the transaction that makes
+Every change is audited and handed to `booking_changed` in the transaction that makes
 it, so MediRecords hears of it the way it hears of every booking.
 """
 
@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.audit import AuditActor, audit_record, booking_snapshot, snapshot_changes
+from bookings.changes import booking_changed
 from bookings.models import AuditAction, Booking, BookingKind, BookingStatus, Patient, PaymentStatus
-from bookings.sync import booking_sync_request
 from practitioners.models import Practitioner, PractitionerKind
 from practitioners.practice_time import practice_zone
 
@@ -109,7 +109,7 @@ def phone_booking_create(
             booking=booking,
             after=booking_snapshot(booking),
         )
-        booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
     logger.info("phone booking created", extra={"booking_id": booking.pk, "practitioner_id": practitioner.pk})
     booking.refresh_from_db()
     return booking
@@ -259,7 +259,7 @@ def _audit_and_sync(
         after=changed_after,
         reason=reason,
     )
-    booking_sync_request(booking_id=booking.pk)
+    booking_changed(booking_id=booking.pk)
 
 
 def _slot_write(booking: Booking, *, save: Callable[[], None]) -> None:

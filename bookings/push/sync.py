@@ -1,7 +1,7 @@
 """The push of bookings to MediRecords, the practice's record of truth.
 
 Whatever changes a booking (a new Office 365 event, a move, a cancellation, new patient
-details, a staff decision) asks for a sync through `booking_sync_request`, the one way in:
+details, a staff decision) goes through `bookings.changes.booking_changed`, the one way in:
 it counts the request (`sync_requested_generation`) and enqueues `booking_sync` after commit.
 The sync reads the booking as it is then, so many requests converge on its latest state.
 
@@ -18,7 +18,7 @@ not hours: a clinic cannot wait), until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS; 
 else, and whatever is still failing at the horizon, waits for staff as "needs attention" with
 MediRecords' message (field names and messages, never patient values).
 
-Such failures also mark MediRecords unreachable (`bookings.sync_outage`). The first sync (or
+Such failures also mark MediRecords unreachable (`bookings.push.outage`). The first sync (or
 the probe beat runs meanwhile) that sees it answer again resumes every sync still waiting on
 its back-off, in bounded batches, so the waiting bookings go in as soon as MediRecords is
 back rather than one back-off later. A scheduled retry carries the failure count it was
@@ -34,23 +34,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bookings.appointment_push import appointment_push
+from bookings.dispatch import booking_sync_enqueue, booking_syncs_resume_enqueue
 from bookings.models import Booking, BookingStatus, SyncState
-from bookings.patient_matching import patient_match_or_create
-from bookings.sync_attempts import answers_observed, error_summary
-from bookings.sync_errors import SyncBusy, SyncNeedsAttention
-from bookings.sync_leases import lease_acquire, lease_release, lease_renew
-from bookings.sync_outage import (
+from bookings.push.appointments import appointment_push
+from bookings.push.attempts import answers_observed, error_summary
+from bookings.push.errors import SyncBusy, SyncNeedsAttention
+from bookings.push.leases import lease_acquire, lease_release, lease_renew
+from bookings.push.outage import (
     medirecords_answer_note,
     medirecords_failure_note,
     medirecords_unreachable_since,
     outage_lasted,
     waiting_syncs_claim,
 )
+from bookings.push.patient_matching import patient_match_or_create
 from medirecords import MediRecordsClient, MediRecordsError, RateLimited, is_transient
 
 logger = logging.getLogger("clinic.sync")
@@ -77,30 +77,6 @@ class SyncResult:
     retry_of: int | None = None
     # Whether this pass saw MediRecords answer again after an outage, and so ended it.
     ended_outage: bool = False
-
-
-def booking_sync_request(*, booking_id: int) -> None:
-    """Have the booking synced to MediRecords once the current transaction commits.
-
-    A broker that cannot be reached is logged and does not undo the booking's change; the
-    request stays counted, and the sweep enqueues it later.
-    """
-    from bookings.notifications import booking_notify_enqueue
-
-    Booking.objects.filter(pk=booking_id).update(
-        sync_requested_generation=F("sync_requested_generation") + 1,
-        sync_requested_at=timezone.now(),
-        sync_state=SyncState.PENDING,
-    )
-    booking_sync_enqueue(booking_id=booking_id)
-    booking_notify_enqueue(booking_id=booking_id)
-
-
-def booking_sync_enqueue(*, booking_id: int) -> None:
-    """Enqueue the sync task after commit, without counting a new request."""
-    from bookings.tasks import booking_sync_task
-
-    transaction.on_commit(lambda: booking_sync_task.delay(booking_id), robust=True)
 
 
 def booking_sync(*, booking_id: int, client: MediRecordsClient, retry_of: int | None = None) -> SyncResult:
@@ -151,13 +127,6 @@ def booking_sync(*, booking_id: int, client: MediRecordsClient, retry_of: int | 
         booking_syncs_resume_enqueue()
     _log(result, started=started, passes=passes)
     return result
-
-
-def booking_syncs_resume_enqueue() -> None:
-    """Have the syncs waiting on a back-off resumed, once the current transaction commits."""
-    from bookings.tasks import booking_syncs_resume_task
-
-    transaction.on_commit(lambda: booking_syncs_resume_task.delay(), robust=True)
 
 
 def booking_syncs_resume(*, limit: int | None = None) -> int:

@@ -1,10 +1,11 @@
 """What a booking's patient and the enquiries inbox are told when it is made, moved or cancelled.
 
-Every change to a booking goes through `booking_sync_request`, which also enqueues
-`booking_notify` after commit. `booking_notify` works out what the booking's current state
-calls for on each channel (`notifications_due`), logs it as `Notification` rows, and sends
-them once committed. A row is unique per (booking, kind, channel, sequence), so a duplicate
-delivery, a replay, a re-sync or two workers at once log nothing new and send nothing twice.
+Every change to a booking goes through `bookings.changes.booking_changed`, which records
+what the booking's current state calls for on each channel (`due_notifications_record`, in
+the change's own transaction) and enqueues `booking_notify` after commit, which records it
+again (nothing new by then, unless the booking changed since) and sends the rows. A row is
+unique per (booking, kind, channel, sequence), so a duplicate delivery, a replay, a re-sync
+or two workers at once log nothing new and send nothing twice.
 
 Sending claims the row with one UPDATE (one more attempt, the next attempt pushed past the
 send), so only one worker sends it; the message is built from the booking as it is then. A
@@ -38,7 +39,7 @@ from bookings.models import (
     NotificationKind,
     NotificationStatus,
 )
-from bookings.notification_messages import enquiries_email, patient_email
+from bookings.notifications.messages import enquiries_email, patient_email
 from config.log_redaction import REDACTED, redact_text
 
 logger = logging.getLogger("clinic.notifications")
@@ -67,30 +68,18 @@ class DueNotification:
     sequence: int
 
 
-def booking_notify_enqueue(*, booking_id: int) -> None:
-    """Log what the change calls for in the change's own transaction, then enqueue the send.
-
-    Logged with the change, a notification survives a broker that is down when the task is
-    enqueued (logged, the change stands): the sweep finds the pending row and sends it.
-    """
-    from bookings.tasks import booking_notify_task
-
-    notifications_log_due(booking_id=booking_id)
-    transaction.on_commit(lambda: booking_notify_task.delay(booking_id), robust=True)
-
-
 def booking_notify(*, booking_id: int) -> int:
     """Log what the booking's current state calls for and send what is due once committed.
 
     Returns how many rows were newly due (a row that someone else logged first is sent only
     once).
     """
-    due = notifications_log_due(booking_id=booking_id)
+    due = due_notifications_record(booking_id=booking_id)
     transaction.on_commit(lambda: _booking_notifications_send(booking_id=booking_id))
     return due
 
 
-def notifications_log_due(*, booking_id: int, now: datetime | None = None) -> int:
+def due_notifications_record(*, booking_id: int, now: datetime | None = None) -> int:
     """Log, as pending rows, what the booking's current state calls for; returns how many."""
     now = now or timezone.now()
     with transaction.atomic():

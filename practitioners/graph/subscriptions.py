@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from practitioners.graph import GraphClient, GraphError, GraphNotFound, is_transient
+from practitioners.graph.client import GraphClient, GraphError, GraphNotFound, is_transient
 from practitioners.models import (
     BookingType,
     GraphSubscription,

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from bookings.audit import AuditActor, audit_record
+from bookings.changes import booking_changed
 from bookings.models import AuditAction, Booking, Patient, SyncOperation, SyncState
-from bookings.sync import booking_sync_request
-from bookings.sync_attempts import attempt_recorded
+from bookings.push.attempts import attempt_recorded
 from medirecords import MediRecordsClient, NotFound
 
 RETRYABLE_STATES = (SyncState.PENDING, SyncState.NEEDS_ATTENTION, SyncState.NEEDS_REVIEW)
@@ -45,7 +45,7 @@ def booking_sync_retry(*, booking_ids: Iterable[int], actor: AuditActor) -> int:
             sync_retry_at=None,
         )
         for booking_id in retried:
-            booking_sync_request(booking_id=booking_id)
+            booking_changed(booking_id=booking_id)
     return len(retried)
 
 
@@ -89,7 +89,7 @@ def booking_patient_link(
             before=before,
             after={"patient": f"Patient #{booking.patient_id}", "medirecords_patient_id": medirecords_patient_id},
         )
-        booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
     booking.refresh_from_db()
     return booking
 
@@ -109,6 +109,6 @@ def booking_patient_create_new(*, booking_id: int, actor: AuditActor) -> Booking
             booking=booking,
             after={"patient": f"Patient #{booking.patient_id}", "medirecords_create_new": True},
         )
-        booking_sync_request(booking_id=booking.pk)
+        booking_changed(booking_id=booking.pk)
     booking.refresh_from_db()
     return booking

@@ -27,8 +27,8 @@ from bookings.models import (
     NotificationStatus,
     SyncState,
 )
+from bookings.push.outage import medirecords_unreachable_since
 from bookings.selectors import bookings_visible_to
-from bookings.sync_outage import medirecords_unreachable_since
 from forms_intake.models import FormSubmission, SubmissionStatus
 from forms_intake.selectors import submissions_visible_to
 from practitioners.models import GraphSubscription, SubscriptionGap

@@ -20,7 +20,6 @@ happened is looked for (by the reference in its notes) before creating again.
 
 import re
 import time
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,10 +30,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bookings.descriptions import normalised_name
 from bookings.models import Patient, Sex, SyncOperation
-from bookings.sync_attempts import attempt_recorded
-from bookings.sync_errors import SyncBusy, SyncNeedsAttention
-from bookings.sync_leases import lease_acquire, lease_release
+from bookings.push.attempts import attempt_recorded
+from bookings.push.errors import SyncBusy, SyncNeedsAttention
+from bookings.push.leases import lease_acquire, lease_release
 from medirecords import Gender, MediRecordsClient, NewPatient
 from medirecords import Patient as MediRecordsPatient
 
@@ -119,13 +119,6 @@ def patient_match_or_create(
         return _match_or_create(patient, client=client, booking_id=booking_id)
     finally:
         lease_release(model=Patient, pk=patient.pk, token=token)
-
-
-def normalised_name(name: str | None) -> str:
-    """A name as compared: accents removed (NFKD), case folded, spaces trimmed and collapsed."""
-    decomposed = unicodedata.normalize("NFKD", name or "")
-    without_accents = "".join(character for character in decomposed if not unicodedata.combining(character))
-    return " ".join(without_accents.casefold().split())
 
 
 def medirecords_mobile(e164: str) -> str | None:

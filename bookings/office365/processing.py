@@ -1,4 +1,9 @@
-"""The booking lifecycle as the practitioners' calendars tell it: create, move, cancel.
+"""An Office 365 change notification, from the inbox to our booking: fetch the event, apply it.
+
+A notification only says that something changed, and Graph sends several for one change,
+late and in any order. So the notification's own content is never trusted beyond its ids:
+the event is fetched again and its current state applied, which makes every repeat and
+every reordering land on the same booking.
 
 `booking_upsert_from_event` makes our booking agree with an Office 365 event's current
 state, however often, late or out of order that state reaches us:
@@ -9,11 +14,15 @@ state, however often, late or out of order that state reaches us:
   cannot bring it back;
 - an event version older than the one already applied (`lastModifiedDateTime`) changes
   nothing, so a slow worker cannot undo a newer change;
-- every change that MediRecords should hear about goes to `booking_sync_request`, once,
-  after commit; a repeat that changes nothing requests nothing.
+- every change that MediRecords and the patient should hear about goes to `booking_changed`,
+  once, after commit; a repeat that changes nothing requests nothing.
+
+`graph_change_delivery_handle` is the inbox's handler for Graph change deliveries (registered
+from `BookingsConfig.ready`); it uses the process's configured Graph client.
 """
 
-import unicodedata
+import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +35,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from bookings.graph_events import (
+from bookings.changes import booking_changed
+from bookings.descriptions import normalised_name
+from bookings.inbox.deliveries import DeliveryIgnored
+from bookings.models import Booking, BookingKind, BookingStatus, InboundDelivery, Patient, PaymentStatus
+from bookings.office365.events import (
     BookingDetails,
     EventIdentity,
     EventNotABooking,
@@ -34,9 +47,13 @@ from bookings.graph_events import (
     event_booking_read,
     event_identity_read,
 )
-from bookings.models import Booking, BookingKind, BookingStatus, Patient, PaymentStatus
-from bookings.sync import booking_sync_request
-from practitioners.models import BookingType, Practitioner
+from bookings.selectors import booking_for_event
+from practitioners import clients
+from practitioners.graph.client import GraphClient, GraphNotFound, events_resource_parse, is_item_gone
+from practitioners.models import BookingType, GraphSubscription, Practitioner
+from practitioners.selectors import graph_subscription_get
+
+logger = logging.getLogger("clinic.graph")
 
 
 class BookingChange(StrEnum):
@@ -58,6 +75,129 @@ class BookingResult:
 # Patient fields a booking may fill in; it never clears or overwrites one (the intake forms
 # and staff correct them, and a later event update must not undo that).
 PATIENT_FIELDS = ("first_name", "last_name", "email", "mobile", "date_of_birth")
+
+
+def graph_change_delivery_handle(delivery: InboundDelivery) -> None:
+    graph_notification_process(notification=delivery_notification(delivery), client=clients.graph_client())
+
+
+def delivery_notification(delivery: InboundDelivery) -> dict[str, Any]:
+    """The Graph notification a delivery stored, as Graph sent it."""
+    notification: dict[str, Any] = json.loads(bytes(delivery.body))
+    return notification
+
+
+IGNORED_OUTCOMES = {
+    BookingChange.ALREADY_CANCELLED: "the booking is cancelled, and cancellation is final",
+    BookingChange.STALE: "a newer version of the event has already been applied",
+}
+
+
+def graph_notification_process(
+    *, notification: Mapping[str, Any], client: GraphClient, now: datetime | None = None
+) -> BookingResult:
+    """Apply the change a stored notification announces to the practitioner's booking.
+
+    Raises DeliveryIgnored, saying why, when there is nothing to do; lets Graph's errors
+    through (the inbox marks the delivery failed and the sweep tries again later).
+    """
+    subscription = subscription_of(notification)
+    practitioner = subscription.practitioner
+    event_id = str(notification["resourceData"]["id"])
+    if notification.get("changeType") == "deleted":
+        return _booking_cancel(practitioner=practitioner, event_id=event_id, now=now)
+    reason_not_to_fetch = _reason_not_to_fetch(
+        practitioner=practitioner, event_id=event_id, etag=str(notification["resourceData"].get("@odata.etag", ""))
+    )
+    if reason_not_to_fetch:
+        raise DeliveryIgnored(reason_not_to_fetch)
+
+    try:
+        result = graph_event_apply(subscription=subscription, event_id=event_id, client=client, now=now)
+    except EventNotABooking as reason:
+        raise DeliveryIgnored(f"not a patient's booking: {reason}") from None
+    if result is None:
+        raise DeliveryIgnored("no booking for this event")
+    return _result_check(result)
+
+
+def graph_event_apply(
+    *, subscription: GraphSubscription, event_id: str, client: GraphClient, now: datetime | None = None
+) -> BookingResult | None:
+    """Make the booking for event `event_id` agree with the event as Graph has it now.
+
+    The event is fetched from the calendar the subscription watches. Only Graph saying the
+    event itself does not exist cancels its booking (None when it had none); a 404 about the
+    mailbox or user goes through with Graph's other errors, so the delivery fails where
+    staff can see it instead of cancelling bookings. Raises EventNotABooking for an event
+    that is not a patient's booking.
+    """
+    practitioner = subscription.practitioner
+    mailbox, calendar_id = subscription_calendar(subscription)
+    try:
+        event = client.event_get(mailbox=mailbox, event_id=event_id, calendar_id=calendar_id)
+    except GraphNotFound as error:
+        if not is_item_gone(error):
+            raise
+        # Deleted since the change was announced: the deletion is the current state.
+        return booking_cancel_for_event(practitioner=practitioner, event_id=event_id, now=now)
+    return booking_upsert_from_event(practitioner=practitioner, event=event, now=now)
+
+
+def subscription_calendar(subscription: GraphSubscription) -> tuple[str, str]:
+    """(mailbox, calendar id or "") of the calendar the subscription watches.
+
+    Read from the subscription's resource, which names the calendar Graph tells us about even
+    after the practitioner's mailbox or calendar is changed; the practitioner's fields serve
+    only when the resource is not one we recognise.
+    """
+    parsed = events_resource_parse(subscription.resource)
+    if parsed is not None:
+        return parsed
+    practitioner = subscription.practitioner
+    if not practitioner.o365_mailbox:
+        raise ValueError(f"practitioner #{practitioner.pk} has no Office 365 mailbox to read the event from")
+    return practitioner.o365_mailbox, practitioner.o365_calendar_id
+
+
+def subscription_of(notification: Mapping[str, Any]) -> GraphSubscription:
+    """The subscription a stored notification came through, or DeliveryIgnored if it is gone."""
+    subscription = graph_subscription_get(graph_id=str(notification.get("subscriptionId", "")))
+    if subscription is None:
+        raise DeliveryIgnored("the subscription is no longer known")
+    return subscription
+
+
+def _reason_not_to_fetch(*, practitioner: Practitioner, event_id: str, etag: str) -> str:
+    """Why the event need not be fetched at all, or "" when it must be.
+
+    A cancelled booking stays cancelled whatever the event says, and a booking that already
+    shows this version of the event (Graph often announces one change as both `created` and
+    `updated`, and replays repeat it) would not change. Each fetch spared counts against
+    Graph's throttling.
+    """
+    booking = booking_for_event(practitioner=practitioner, event_id=event_id)
+    if booking is None:
+        return ""
+    if booking.status == BookingStatus.CANCELLED:
+        return IGNORED_OUTCOMES[BookingChange.ALREADY_CANCELLED]
+    if etag and booking.o365_etag == etag:
+        return "this version of the event is already applied"
+    return ""
+
+
+def _booking_cancel(*, practitioner: Practitioner, event_id: str, now: datetime | None) -> BookingResult:
+    result = booking_cancel_for_event(practitioner=practitioner, event_id=event_id, now=now)
+    if result is None:
+        raise DeliveryIgnored("no booking for this event")
+    return _result_check(result)
+
+
+def _result_check(result: BookingResult) -> BookingResult:
+    logger.info("booking applied", extra={"booking_id": result.booking.pk, "change": result.change.value})
+    if result.change in IGNORED_OUTCOMES:
+        raise DeliveryIgnored(IGNORED_OUTCOMES[result.change])
+    return result
 
 
 def booking_upsert_from_event(
@@ -85,7 +225,7 @@ def booking_upsert_from_event(
         if booking is None:
             created = _booking_create(practitioner=practitioner, identity=identity, details=details)
             if created is not None:
-                booking_sync_request(booking_id=created.pk)
+                booking_changed(booking_id=created.pk)
                 return BookingResult(created, BookingChange.CREATED)
             # Another worker created it a moment ago; its row is committed and ours to update.
             booking = _booking_lock(practitioner=practitioner, event_id=identity.event_id, ical_uid=identity.ical_uid)
@@ -113,7 +253,7 @@ def booking_cancel_for_event(
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = now or timezone.now()
     booking.save(update_fields=["status", "cancelled_at", "updated_at"])
-    booking_sync_request(booking_id=booking.pk)
+    booking_changed(booking_id=booking.pk)
     return BookingResult(booking, BookingChange.CANCELLED)
 
 
@@ -140,20 +280,13 @@ def patient_is_described(patient: Patient, details: PatientDetails) -> bool:
     """Whether `details` describe this patient: same email, names and, when both have one, date of birth."""
     if patient.email.strip().casefold() != details.email.strip().casefold():
         return False
-    if name_normalise(patient.first_name) != name_normalise(details.first_name):
+    if normalised_name(patient.first_name) != normalised_name(details.first_name):
         return False
-    if name_normalise(patient.last_name) != name_normalise(details.last_name):
+    if normalised_name(patient.last_name) != normalised_name(details.last_name):
         return False
     return (
         patient.date_of_birth is None or details.date_of_birth is None or patient.date_of_birth == details.date_of_birth
     )
-
-
-def name_normalise(name: str) -> str:
-    """A name as matching compares it: accents removed, case folded, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    unaccented = "".join(character for character in decomposed if not unicodedata.combining(character))
-    return " ".join(unaccented.casefold().split())
 
 
 def patient_blanks_fill(*, patient: Patient, details: PatientDetails) -> bool:
@@ -259,7 +392,7 @@ def _booking_update(
         change = BookingChange.UPDATED
     else:
         return BookingResult(booking, BookingChange.UNCHANGED)
-    booking_sync_request(booking_id=booking.pk)
+    booking_changed(booking_id=booking.pk)
     return BookingResult(booking, change)
 
 

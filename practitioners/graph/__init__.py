@@ -1,0 +1,1 @@
+"""Microsoft Graph: the client for calendars and subscriptions, and the subscriptions' upkeep."""
