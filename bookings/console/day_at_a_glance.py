@@ -5,8 +5,10 @@ The index is the page staff open most, so it shows the least health data that do
 queries however many rows there are.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -29,8 +31,6 @@ from bookings.models import (
 )
 from bookings.push.outage import medirecords_unreachable_since
 from bookings.selectors import bookings_visible_to
-from forms_intake.models import FormSubmission, SubmissionStatus
-from forms_intake.selectors import submissions_visible_to
 from practitioners.models import GraphSubscription, SubscriptionGap
 from practitioners.practice_time import practice_zone
 
@@ -189,67 +189,88 @@ def bookings_by_day(*, user: User | AnonymousUser, first_day: date, zone: ZoneIn
 
 def needs_a_person(*, user: User | AnonymousUser) -> tuple[GlanceBlock, ...]:
     """Counts of rows waiting for staff, one query per model, for the models the login may view."""
-    blocks: list[GlanceBlock] = []
-    if _may_view(user, Booking):
-        blocks.append(
-            _count_block(
-                key="bookings",
-                title="Bookings",
-                queryset=bookings_visible_to(user=user),
-                counted=(
-                    _Counted("glance-needs-review", "Needing review", "sync_state", SyncState.NEEDS_REVIEW),
-                    _Counted("glance-needs-attention", "Needing attention", "sync_state", SyncState.NEEDS_ATTENTION),
-                ),
-            )
-        )
-    if _may_view(user, Notification):
-        blocks.append(
-            _count_block(
-                key="notifications",
-                title="Notifications",
-                queryset=Notification.objects.filter(booking__in=bookings_visible_to(user=user)),
-                counted=(_Counted("glance-notifications-failed", "Failed", "status", NotificationStatus.FAILED),),
-            )
-        )
-    if _may_view(user, FormSubmission):
-        blocks.append(
-            _count_block(
-                key="submissions",
-                title="Form submissions",
-                queryset=submissions_visible_to(user=user),
-                counted=(
-                    _Counted(
-                        "glance-submissions-needs-attention",
-                        "Needing attention",
-                        "status",
-                        SubmissionStatus.NEEDS_ATTENTION,
-                    ),
-                    _Counted("glance-submissions-unmatched", "Unmatched", "status", SubmissionStatus.UNMATCHED),
-                ),
-            )
-        )
-    if _may_view(user, GraphSubscription):
-        blocks.append(
-            _count_block(
-                key="subscriptions",
-                title="Calendar subscriptions",
-                queryset=GraphSubscription.objects.all(),
-                counted=(_Counted("glance-subscriptions-unhealthy", "Unhealthy", "is_healthy", False),),
-            )
-        )
-    if _may_view(user, InboundDelivery):
-        blocks.append(
-            _count_block(
-                key="inbox",
-                title="Inbox",
-                queryset=InboundDelivery.objects.all(),
-                counted=(
-                    _Counted("glance-deliveries-failed", "Failed", "status", DeliveryStatus.FAILED),
-                    _Counted("glance-deliveries-waiting", "Waiting", "status", DeliveryStatus.RECEIVED),
-                ),
-            )
-        )
-    return tuple(blocks)
+    return tuple(
+        _count_block(key=source.key, title=source.title, queryset=source.rows(user), counted=source.counted)
+        for source in sorted(_count_sources, key=lambda source: source.position)
+        if _may_view(user, source.model)
+    )
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One count of a block: its element id and label, and the field value it counts."""
+
+    element_id: str
+    label: str
+    field: str
+    value: str | bool
+
+
+@dataclass(frozen=True)
+class CountSource:
+    """Rows of one model that may need a person, shown as a block of counts on the index.
+
+    `rows` gives the rows the login may see; `position` orders the blocks.
+    """
+
+    position: int
+    key: str
+    title: str
+    model: type[Model]
+    rows: Callable[[User | AnonymousUser], QuerySet[Any]]
+    counted: tuple[Counted, ...]
+
+
+_count_sources: list[CountSource] = []
+
+
+def count_source_register(source: CountSource) -> None:
+    """Show `source` on the index. Apps above bookings (the intake forms) call this from
+    `AppConfig.ready`, so the console counts their rows without importing them."""
+    _count_sources[:] = [known for known in _count_sources if known.key != source.key] + [source]
+
+
+for _source in (
+    CountSource(
+        position=10,
+        key="bookings",
+        title="Bookings",
+        model=Booking,
+        rows=lambda user: bookings_visible_to(user=user),
+        counted=(
+            Counted("glance-needs-review", "Needing review", "sync_state", SyncState.NEEDS_REVIEW),
+            Counted("glance-needs-attention", "Needing attention", "sync_state", SyncState.NEEDS_ATTENTION),
+        ),
+    ),
+    CountSource(
+        position=20,
+        key="notifications",
+        title="Notifications",
+        model=Notification,
+        rows=lambda user: Notification.objects.filter(booking__in=bookings_visible_to(user=user)),
+        counted=(Counted("glance-notifications-failed", "Failed", "status", NotificationStatus.FAILED),),
+    ),
+    CountSource(
+        position=40,
+        key="subscriptions",
+        title="Calendar subscriptions",
+        model=GraphSubscription,
+        rows=lambda user: GraphSubscription.objects.all(),
+        counted=(Counted("glance-subscriptions-unhealthy", "Unhealthy", "is_healthy", False),),
+    ),
+    CountSource(
+        position=50,
+        key="inbox",
+        title="Inbox",
+        model=InboundDelivery,
+        rows=lambda user: InboundDelivery.objects.all(),
+        counted=(
+            Counted("glance-deliveries-failed", "Failed", "status", DeliveryStatus.FAILED),
+            Counted("glance-deliveries-waiting", "Waiting", "status", DeliveryStatus.RECEIVED),
+        ),
+    ),
+):
+    count_source_register(_source)
 
 
 def _bookings_for_days(*, user: User | AnonymousUser, starts: list[datetime]) -> list[Booking]:
@@ -308,17 +329,7 @@ def _glance_booking(booking: Booking, *, zone: ZoneInfo) -> GlanceBooking:
     )
 
 
-@dataclass(frozen=True)
-class _Counted:
-    """One count of a block: its element id and label, and the field value it counts."""
-
-    element_id: str
-    label: str
-    field: str
-    value: str | bool
-
-
-def _count_block(*, key: str, title: str, queryset: QuerySet[Model], counted: tuple[_Counted, ...]) -> GlanceBlock:
+def _count_block(*, key: str, title: str, queryset: QuerySet[Model], counted: tuple[Counted, ...]) -> GlanceBlock:
     opts = queryset.model._meta
     totals = queryset.aggregate(
         **{f"count_{index}": Count("pk", filter=Q(**{item.field: item.value})) for index, item in enumerate(counted)}
