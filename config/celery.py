@@ -14,7 +14,7 @@ app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each flow keeps its tasks in its own package; workers and beat import them all at start.
 app.autodiscover_tasks(
-    ["bookings.inbox", "bookings.office365", "bookings.push", "bookings.notifications", "practitioners.graph"]
+    ["bookings.inbox", "bookings.office365", "bookings.push", "bookings.notifications", "practitioners"]
 )
 
 # Seconds after beat starts before it asks for subscription upkeep: time for the web

@@ -14,9 +14,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from bookings.admin.access import changed_fields_save
+from bookings.admin.phone_views import PhoneBookingViews
 from bookings.audit import AUDITED_BOOKING_FIELDS, AuditActor, audit_record, booking_snapshot, snapshot_changes
 from bookings.changes import booking_changed
-from bookings.console.phone_views import PhoneBookingViews
 from bookings.models import (
     AuditAction,
     Booking,

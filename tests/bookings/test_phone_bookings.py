@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
+from bookings.admin import phone_views
 from bookings.audit import AuditActor
-from bookings.console import patient_search, phone_bookings, phone_views
+from bookings.console import patient_search, phone_bookings
 from bookings.console.patient_search import patient_query_parse
 from bookings.console.phone_bookings import (
     PhoneBookingRefused,

@@ -7,8 +7,7 @@ import responses
 import time_machine
 
 from config.celery import app as celery_app
-from practitioners import clients
-from practitioners.graph import tasks
+from practitioners import clients, tasks
 from practitioners.models import GraphSubscription
 from tests.practitioners.conftest import GRAPH
 from tests.practitioners.factories import GraphSubscriptionFactory

@@ -9,6 +9,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from bookings.admin.access import RowLevelAccessAdmin
+from bookings.admin.phone_forms import (
+    PHONE_FORM_FIELD_OF,
+    PhoneBookingCancelForm,
+    PhoneBookingForm,
+    PhoneBookingMoveForm,
+)
 from bookings.audit import AuditActor
 from bookings.console.patient_search import patient_chosen, patient_search
 from bookings.console.phone_bookings import (
@@ -17,12 +23,6 @@ from bookings.console.phone_bookings import (
     phone_booking_cancel,
     phone_booking_create,
     phone_booking_move,
-)
-from bookings.console.phone_forms import (
-    PHONE_FORM_FIELD_OF,
-    PhoneBookingCancelForm,
-    PhoneBookingForm,
-    PhoneBookingMoveForm,
 )
 from bookings.models import (
     Booking,
