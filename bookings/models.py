@@ -142,6 +142,8 @@ class Booking(models.Model):
         blank=True,
         help_text="The version of the event last applied; older versions arriving late are ignored.",
     )
+    # The invitee and the payment as Calendly and Stripe name them, for their webhooks to key on
+    # (with DeliverySource.CALENDLY and STRIPE, and PaymentStatus.PAID and REFUNDED).
     calendly_invitee_uri = models.URLField("Calendly invitee URI", max_length=255, blank=True)
     calendly_cancel_url = models.URLField("Calendly cancel URL", max_length=500, blank=True)
     calendly_reschedule_url = models.URLField("Calendly reschedule URL", max_length=500, blank=True)

@@ -402,13 +402,6 @@ GRAPH_RESYNC_DAYS_AHEAD = env.int("GRAPH_RESYNC_DAYS_AHEAD", default=365)
 # How often beat checks that Graph still holds each subscription (also done when beat starts).
 GRAPH_SUBSCRIPTION_CHECK_INTERVAL_SECONDS = env.int("GRAPH_SUBSCRIPTION_CHECK_INTERVAL_SECONDS", default=60 * 60)
 
-CALENDLY_API_URL = env.str("CALENDLY_API_URL", default="https://api.calendly.com")
-CALENDLY_API_TOKEN = env.str("CALENDLY_API_TOKEN", default="")
-CALENDLY_WEBHOOK_SIGNING_KEY = env.str("CALENDLY_WEBHOOK_SIGNING_KEY", default="")
-
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
-
 JOTFORM_API_URL = env.str("JOTFORM_API_URL", default="https://api.jotform.com")
 JOTFORM_API_KEY = env.str("JOTFORM_API_KEY", default="")
 JOTFORM_WEBHOOK_TOKEN = env.str("JOTFORM_WEBHOOK_TOKEN", default="")

@@ -1,6 +1,6 @@
 """Finding a booking's patient in MediRecords, or creating them: one MediRecords patient per person.
 
-The rules (see docs/integrations.md, "How others match patients"):
+The rules (as practice systems that share MediRecords' records match patients):
 
 - a patient already linked keeps their MediRecords id;
 - with a date of birth: the same first name, last name and date of birth, compared after
