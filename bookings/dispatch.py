@@ -21,7 +21,7 @@ BOOKING_SYNC_SWEEP: Final = "bookings.tasks.booking_sync_sweep"
 MEDIRECORDS_PROBE: Final = "bookings.tasks.medirecords_probe"
 BOOKING_NOTIFY: Final = "bookings.tasks.booking_notify"
 NOTIFICATION_SWEEP: Final = "bookings.tasks.notification_sweep"
-CALENDAR_RESYNCS: Final = "bookings.tasks.calendar_resyncs_due"
+DUE_CALENDARS_RESYNC: Final = "bookings.tasks.calendar_resyncs_due"
 GRAPH_SUBSCRIPTIONS_CHECK: Final = "bookings.tasks.graph_subscriptions_check"
 
 

@@ -15,8 +15,8 @@ CHECK_RETRY_SECONDS = 60
 CHECK_MAX_RETRIES = 5
 
 
-@shared_task(name=dispatch.CALENDAR_RESYNCS)
-def calendar_resyncs_due_task() -> int:
+@shared_task(name=dispatch.DUE_CALENDARS_RESYNC)
+def due_calendars_resync_task() -> int:
     if graph_settings_missing():
         return 0
     return subscription_lifecycle.due_calendars_resync(client=graph_client())
