@@ -1,4 +1,4 @@
-"""The audit trail: who did what to a booking or delivery, from where, what it was before and after.
+"""The audit trail: who did what to a booking, delivery or form submission, from where, what it was before and after.
 
 Entries are written in the same transaction as the change they describe, so a change
 without its entry (or an entry for a change that rolled back) cannot exist.

@@ -414,6 +414,9 @@ class AuditAction(models.TextChoices):
     PATIENT_CREATE_NEW = "patient_create_new", "New MediRecords patient chosen"
     DELIVERY_REPLAYED = "delivery_replayed", "Delivery replayed"
     NOTIFICATION_RESENT = "notification_resent", "Notification resent"
+    SUBMISSION_LINKED = "submission_linked", "Form submission linked to a booking"
+    SUBMISSION_CHANGES_ACCEPTED = "submission_changes_accepted", "Form submission's changes accepted"
+    SUBMISSION_CHANGES_REJECTED = "submission_changes_rejected", "Form submission's changes rejected"
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
@@ -427,7 +430,7 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """What a member of staff did to a booking or a delivery: append-only.
+    """What a member of staff did to a booking, a delivery or a form submission: append-only.
 
     The application never changes or deletes a row (the model and its queryset refuse, and
     on PostgreSQL a trigger refuses UPDATE and DELETE whoever asks). A login that has acted

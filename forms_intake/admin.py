@@ -15,11 +15,10 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from bookings.admin.access import RowLevelAccessAdmin
+from bookings.audit import AuditActor
 from forms_intake import services
 from forms_intake.models import FormDefinition, FormSubmission, SubmissionStatus, TriageAssessment
 from forms_intake.selectors import submissions_visible_to, triage_visible_to
-from medirecords import MediRecordsError
-from practitioners.clients import medirecords_client
 
 ANSWERS_PERMISSION = "forms_intake.view_answers"
 TRIAGE_PERMISSION = "forms_intake.view_triage"
@@ -79,28 +78,30 @@ class FormSubmissionAdmin(RowLevelAccessAdmin[FormSubmission]):
     def save_model(self, request: HttpRequest, obj: FormSubmission, form: forms.ModelForm[Any], change: bool) -> None:
         """Choosing a booking for an unmatched submission links it and processes it again."""
         if change and "booking" in form.changed_data and obj.booking is not None:
-            services.submission_booking_link(submission=obj, booking=obj.booking)
+            services.submission_booking_link(
+                submission=obj, booking=obj.booking, actor=AuditActor.from_request(request)
+            )
             return
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Accept the waiting changes (push them to MediRecords)", permissions=["change"])
     def accept_changes(self, request: HttpRequest, queryset: QuerySet[FormSubmission]) -> None:
+        actor = AuditActor.from_request(request)
         accepted = 0
         for submission in queryset.select_related("patient"):
             try:
-                services.submission_changes_accept(submission=submission, client=medirecords_client())
-            except MediRecordsError as error:
-                self.message_user(
-                    request, f"{submission}: MediRecords refused ({type(error).__name__}).", messages.ERROR
-                )
+                services.submission_changes_accept(submission=submission, actor=actor)
+            except services.ChangesNotPushedError as not_pushed:
+                self.message_user(request, f"{submission}: {not_pushed}", messages.ERROR)
             else:
                 accepted += 1
         self.message_user(request, f"Changes accepted for {accepted} submissions.", messages.SUCCESS)
 
     @admin.action(description="Reject the waiting changes (keep what MediRecords holds)", permissions=["change"])
     def reject_changes(self, request: HttpRequest, queryset: QuerySet[FormSubmission]) -> None:
+        actor = AuditActor.from_request(request)
         for submission in queryset:
-            services.submission_changes_reject(submission=submission)
+            services.submission_changes_reject(submission=submission, actor=actor)
         self.message_user(request, f"Changes rejected for {queryset.count()} submissions.", messages.SUCCESS)
 
 

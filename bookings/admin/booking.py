@@ -13,12 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from bookings.admin.access import changed_fields_save
 from bookings.admin.phone_views import PhoneBookingViews
-from bookings.audit import AUDITED_BOOKING_FIELDS, AuditActor, audit_record, booking_snapshot, snapshot_changes
-from bookings.changes import booking_changed
+from bookings.audit import AuditActor
+from bookings.console.booking_edits import booking_edit_by_staff
 from bookings.models import (
-    AuditAction,
     Booking,
     BookingKind,
     SyncAttempt,
@@ -29,27 +27,8 @@ from bookings.selectors import bookings_visible_to
 from medirecords import MediRecordsError
 from practitioners.clients import medirecords_client
 
-# Booking fields whose change the booking's MediRecords appointment has to follow.
-FIELDS_MEDIRECORDS_HOLDS = frozenset({"practitioner", "patient", "starts_at", "ends_at", "status", "reason"})
 # A phone booking's slot: changed only by moving or cancelling it.
 PHONE_BOOKING_SLOT_FIELDS = ("practitioner", "kind", "starts_at", "ends_at", "status")
-
-
-def booking_changes(
-    stored: Booking, changed_to: Booking, *, changed: list[str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What a change form changed, before and after, for the audit trail: the audited
-    snapshot's keys, and any other field changed by name and stored value."""
-    others = [name for name in changed if name not in AUDITED_BOOKING_FIELDS]
-
-    def values(booking: Booking) -> dict[str, Any]:
-        fields = {name: booking._meta.get_field(name) for name in others}
-        return booking_snapshot(booking) | {
-            name: field.value_to_string(booking)  # type: ignore[union-attr]
-            for name, field in fields.items()
-        }
-
-    return snapshot_changes(values(stored), values(changed_to))
 
 
 class SyncAttemptInline(admin.TabularInline[SyncAttempt, Booking]):
@@ -170,26 +149,10 @@ class BookingAdmin(PhoneBookingViews):
         return HttpResponseRedirect(reverse("admin:bookings_booking_phone"))
 
     def save_model(self, request: HttpRequest, obj: Booking, form: forms.ModelForm[Booking], change: bool) -> None:
-        """A staff change that MediRecords should hear about is synced, like any other change;
-        every change is audited (the admin saves inside one transaction)."""
+        """A staff change is saved, audited and synced like any other change."""
         if not change:
             raise PermissionDenied("bookings are made on the phone booking page")
-        stored = Booking.objects.select_related("practitioner").get(pk=obj.pk)
-        changed = changed_fields_save(obj, form)
-        if not changed:
-            return
-        before, after = booking_changes(stored, obj, changed=changed)
-        if after:
-            audit_record(
-                actor=AuditActor.from_request(request),
-                action=AuditAction.BOOKING_CHANGED,
-                subject=str(obj),
-                booking=obj,
-                before=before,
-                after=after,
-            )
-        if set(changed) & FIELDS_MEDIRECORDS_HOLDS:
-            booking_changed(booking_id=obj.pk)
+        booking_edit_by_staff(booking=obj, changed_fields=form.changed_data, actor=AuditActor.from_request(request))
 
     def get_urls(self) -> list[URLPattern]:
         own = [
