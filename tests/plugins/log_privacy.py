@@ -421,7 +421,7 @@ class LogPrivacy:
         started = time.perf_counter()
         try:
             line = self._render(record)
-        except Exception as error:  # a record that cannot be rendered is reported, not lost
+        except Exception as error:  # noqa: BLE001 - a record that cannot be rendered is reported, not lost
             line = f"(could not render: {type(error).__name__})"
         with self._lock:
             self.lines.append((f"{record.name} {record.levelname}", line))
