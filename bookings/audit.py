@@ -26,7 +26,7 @@ class AuditActor:
     def from_request(cls, request: HttpRequest) -> "AuditActor":
         user = request.user
         if not isinstance(user, User):
-            raise ValueError("only a logged-in member of staff can act")
+            raise ValueError("only a logged-in member of staff can act")  # noqa: TRY004 - nobody, not a wrong type
         address: str | None = get_client_ip_address(request)
         return cls(user=user, ip_address=address)
 

@@ -19,6 +19,7 @@ import logging
 import re
 import traceback
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -118,8 +119,6 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), No
     "correlation_id",
 }
 
-_secret_pattern_cache: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
-
 
 def _configured_secrets() -> tuple[str, ...]:
     try:
@@ -129,21 +128,20 @@ def _configured_secrets() -> tuple[str, ...]:
             return ()
         values = [getattr(settings, name, "") for name in SECRET_SETTINGS]
         values.extend(getattr(settings, "FIELD_ENCRYPTION_KEYS", []))
-    except Exception:  # a log line must never fail because settings cannot be read
+    except Exception:  # noqa: BLE001 - a log line must never fail because settings cannot be read
         return ()
     return tuple(value for value in values if isinstance(value, str) and len(value) >= SECRET_MIN_LENGTH)
 
 
 def _secret_pattern() -> re.Pattern[str] | None:
     """One pattern for the configured secrets, rebuilt only when they change (tests override them)."""
-    global _secret_pattern_cache
-    secrets = _configured_secrets()
-    cached_secrets, pattern = _secret_pattern_cache
-    if secrets != cached_secrets:
-        longest_first = sorted(set(secrets), key=len, reverse=True)
-        pattern = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
-        _secret_pattern_cache = (secrets, pattern)
-    return pattern
+    return _pattern_for(_configured_secrets())
+
+
+@lru_cache(maxsize=1)
+def _pattern_for(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    longest_first = sorted(set(secrets), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
 
 
 def url_without_query(text: str) -> str:
@@ -202,7 +200,7 @@ def _redact_value(value: Any) -> Any:
         return _describe_request(value)
     try:
         return redact_text(str(value))
-    except Exception:  # an object whose str() fails is described by its type
+    except Exception:  # noqa: BLE001 - an object whose str() fails is described by its type
         return f"<{type(value).__name__}>"
 
 

@@ -13,6 +13,7 @@ from functools import wraps
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django_ratelimit.core import get_usage
+from redis.exceptions import RedisError
 
 from config.client_address import client_ip_address
 
@@ -47,7 +48,7 @@ def rate_limited(view: View, *, group: str, rate_setting: str, methods: tuple[st
                 method=list(methods) if methods else get_usage.ALL,
                 increment=True,
             )
-        except Exception:  # any cache failure: let the request through, and say so
+        except (RedisError, OSError):  # the cache did not answer: let the request through, and say so
             logger.warning("rate limit not checked: the cache did not answer", extra={"group": group})
             usage = None
         if usage is not None and usage["should_limit"]:

@@ -9,7 +9,7 @@ in plaintext.
 """
 
 import json
-import threading
+from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -18,9 +18,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression
-
-_cache_lock = threading.Lock()
-_cached: tuple[tuple[str, ...], MultiFernet] | None = None
 
 
 class DecryptionFailed(Exception):  # noqa: N818 - an outcome named for staff
@@ -39,17 +36,17 @@ def encryption_keys() -> tuple[str, ...]:
 
 def multi_fernet() -> MultiFernet:
     """The MultiFernet for the keys configured now (rebuilt when the settings change)."""
-    global _cached
-    keys = encryption_keys()
-    with _cache_lock:
-        if _cached is None or _cached[0] != keys:
-            try:
-                _cached = (keys, MultiFernet([Fernet(key.encode()) for key in keys]))
-            except ValueError as error:
-                raise ImproperlyConfigured(
-                    "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64 bytes)"
-                ) from error
-        return _cached[1]
+    return _multi_fernet_for(encryption_keys())
+
+
+@lru_cache(maxsize=1)
+def _multi_fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(key.encode()) for key in keys])
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64 bytes)"
+        ) from error
 
 
 def encrypt_bytes(plaintext: bytes) -> bytes:

@@ -94,8 +94,8 @@ def environ_file_read(path: Path) -> dict[str, str]:
     except OSError as error:
         raise PracticeFileError(f"{path}: {error}") from error
     variables = {}
-    for line in lines:
-        line = line.strip()
+    for raw_line in lines:
+        line = raw_line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, _, value = line.partition("=")
             variables[key.strip()] = value.strip()

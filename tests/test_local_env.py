@@ -49,6 +49,7 @@ def what_manage_py_sees(environment: dict[str, str]) -> dict[str, object]:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,  # the assertion below shows what it said
     )
     assert result.returncode == 0, result.stderr
     report: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])

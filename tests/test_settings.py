@@ -67,10 +67,21 @@ def clean_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
     return environment
 
 
-def run_django(code: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_python(arguments: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Python in the project's root with only `environment`; the caller judges how it ended."""
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, *arguments],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
+
+
+def run_django(code: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_python(["-c", code], environment)
 
 
 def production_keys() -> dict[str, str]:
@@ -145,14 +156,7 @@ def test_production_refuses_a_field_encryption_key_that_is_not_a_fernet_key_with
 
 @pytest.mark.parametrize("command", [["check", "--deploy"], ["migrate", "--noinput"]])
 def test_manage_py_in_production_without_keys_refuses_before_doing_anything(tmp_path, command):
-    result = subprocess.run(
-        [sys.executable, "manage.py", *command],
-        cwd=PROJECT_ROOT,
-        env=clean_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(["manage.py", *command], clean_environment(tmp_path))
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY and FIELD_ENCRYPTION_KEYS must be set" in result.stderr
     assert not (tmp_path / "db.sqlite3").exists()
@@ -215,14 +219,7 @@ def test_database_url_and_redis_url_switch_to_the_distributed_setup(tmp_path):
 
 
 def deployment_check(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], environment)
 
 
 def test_production_settings_pass_the_deployment_checklist(tmp_path):

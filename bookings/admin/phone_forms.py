@@ -38,7 +38,7 @@ class PatientChoiceWidget(forms.RadioSelect):
     """Radios whose ids say whom they choose (`id_patient_new`, `id_patient_local_12`,
     `id_patient_mr_<id>`), so a page can be driven without counting positions."""
 
-    def create_option(
+    def create_option(  # noqa: PLR0917 - Django's signature, which calls it positionally
         self,
         name: str,
         value: Any,

@@ -139,7 +139,7 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> s
         try:
             if not _message(notification).send():
                 raise NotificationNotSent("the email backend sent nothing")
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any backend's failure is recorded, to be retried
             status, error_name = _failed(notification, error=error), type(error).__name__
         else:
             status, error_name = _finish(notification, status=NotificationStatus.SENT), ""

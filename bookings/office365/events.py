@@ -443,7 +443,7 @@ def html_to_text(html: str) -> str:
         extractor.feed(html)
         extractor.close()
         readable = True
-    except Exception:  # HTMLParser's errors (AssertionError among them) quote the markup
+    except Exception:  # noqa: BLE001 - HTMLParser's errors (AssertionError among them) quote the markup
         readable = False
     if not readable:
         # Raised outside the handler so the parser's error, and the text it quotes, is not chained.

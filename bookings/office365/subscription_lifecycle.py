@@ -154,7 +154,7 @@ def _resync_after_replacement(
     """
     try:
         calendar_resync(subscription=subscription, client=client, now=now)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever failed, the resync is stored to be retried
         logger.warning(
             "calendar resync after replacing a subscription failed; stored to be retried",
             extra={"subscription_id": subscription.pk, "error": type(error).__name__},

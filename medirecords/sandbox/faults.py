@@ -124,6 +124,7 @@ def _validated(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[s
     merged = _copy(current)
     for name, value in changes.items():
         problem: str | None
+        accepted = value
         if name not in DEFAULTS:
             problem = f"unknown fault; known: {', '.join(DEFAULTS)}"
         elif name in _RATES:
@@ -136,12 +137,11 @@ def _validated(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[s
         elif name == "seed":
             problem = None if value is None or is_int(value) else "must be an integer or null"
         else:
-            entries, problem = _fail_next(value)
-            value = entries
+            accepted, problem = _fail_next(value)
         if problem is None:
-            merged[name] = value
+            merged[name] = accepted
         else:
-            errors.append({"parameter": name, "value": changes[name], "message": problem})
+            errors.append({"parameter": name, "value": value, "message": problem})
     if errors:
         raise FaultError(errors)
     return merged
@@ -152,34 +152,52 @@ def _fail_next(value: Any) -> tuple[list[dict[str, Any]], str | None]:
         return [], "must be a list"
     entries: list[dict[str, Any]] = []
     for position, raw in enumerate(value):
-        where = f"entry {position}"
-        if not isinstance(raw, dict):
-            return [], f"{where} must be an object"
-        unknown = set(raw) - {"status", "count", "method", "path_prefix", "retry_after", "drop"}
-        if unknown:
-            return [], f"{where} has unknown keys: {', '.join(sorted(unknown))}"
-        entry: dict[str, Any] = {"count": raw.get("count", 1)}
-        if not is_int(entry["count"]) or entry["count"] < 1:
-            return [], f"{where}: count must be an integer, 1 or more"
-        if raw.get("drop") is True:
-            if "status" in raw:
-                return [], f"{where}: give either status or drop, not both"
-            entry["drop"] = True
-        elif not (is_int(raw.get("status")) and 100 <= raw["status"] <= 599):
-            return [], f"{where}: status must be an HTTP status code (or drop must be true)"
-        else:
-            entry["status"] = raw["status"]
-        for key in ("method", "path_prefix"):
-            if raw.get(key) is not None:
-                if not isinstance(raw[key], str):
-                    return [], f"{where}: {key} must be a string"
-                entry[key] = raw[key]
-        if raw.get("retry_after") is not None:
-            if not is_int(raw["retry_after"]) or raw["retry_after"] < 0:
-                return [], f"{where}: retry_after must be an integer, 0 or more"
-            entry["retry_after"] = raw["retry_after"]
+        entry, problem = _fail_next_entry(raw, where=f"entry {position}")
+        if problem is not None:
+            return [], problem
         entries.append(entry)
     return entries, None
+
+
+def _fail_next_entry(raw: Any, *, where: str) -> tuple[dict[str, Any], str | None]:
+    """One `fail_next` entry as kept, or the first problem with it."""
+    if not isinstance(raw, dict):
+        return {}, f"{where} must be an object"
+    unknown = set(raw) - {"status", "count", "method", "path_prefix", "retry_after", "drop"}
+    if unknown:
+        return {}, f"{where} has unknown keys: {', '.join(sorted(unknown))}"
+    entry: dict[str, Any] = {"count": raw.get("count", 1)}
+    if not is_int(entry["count"]) or entry["count"] < 1:
+        return {}, f"{where}: count must be an integer, 1 or more"
+    problem = _fail_next_outcome(raw, entry) or _fail_next_options(raw, entry)
+    return entry, None if problem is None else f"{where}: {problem}"
+
+
+def _fail_next_outcome(raw: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """Puts what the matching request gets (a status, or no answer) into `entry`, or the problem."""
+    if raw.get("drop") is True:
+        if "status" in raw:
+            return "give either status or drop, not both"
+        entry["drop"] = True
+    elif not (is_int(raw.get("status")) and 100 <= raw["status"] <= 599):
+        return "status must be an HTTP status code (or drop must be true)"
+    else:
+        entry["status"] = raw["status"]
+    return None
+
+
+def _fail_next_options(raw: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """Puts the optional method, path prefix and Retry-After into `entry`, or the problem."""
+    for key in ("method", "path_prefix"):
+        if raw.get(key) is not None:
+            if not isinstance(raw[key], str):
+                return f"{key} must be a string"
+            entry[key] = raw[key]
+    if raw.get("retry_after") is not None:
+        if not is_int(raw["retry_after"]) or raw["retry_after"] < 0:
+            return "retry_after must be an integer, 0 or more"
+        entry["retry_after"] = raw["retry_after"]
+    return None
 
 
 def _is_number(value: Any) -> bool:

@@ -202,6 +202,7 @@ class SandboxServer:
 
     def __init__(
         self,
+        *,
         port: int = 0,
         host: str = "127.0.0.1",
         token: str = "sandbox-token",  # noqa: S107 -- the sandbox's well-known default, not a secret.

@@ -313,6 +313,14 @@ def _times(given: Mapping[str, Any], *, start: datetime | None, end: datetime | 
 
 def _merge(content: dict[str, Any], given: Mapping[str, Any]) -> None:
     """Validates the properties `given`, other than the times, into `content` (in place)."""
+    _merge_plain(content, given)
+    _merge_structured(content, given)
+    if content["bodyPreview"] is None:
+        content["bodyPreview"] = body_preview(content["body"])
+
+
+def _merge_plain(content: dict[str, Any], given: Mapping[str, Any]) -> None:
+    """The texts, flags and fixed choices `given`."""
     for name in _TEXT_FIELDS & set(given):
         content[name] = _text(given[name], name)
     for name in _FLAGS & set(given):
@@ -324,6 +332,10 @@ def _merge(content: dict[str, Any], given: Mapping[str, Any]) -> None:
             if given[name] not in allowed:
                 raise invalid_request(f"{name} must be one of {', '.join(sorted(allowed))}.")
             content[name] = given[name]
+
+
+def _merge_structured(content: dict[str, Any], given: Mapping[str, Any]) -> None:
+    """The body, location, attendees, organizer and categories `given`."""
     if "body" in given:
         content["body"] = _body(given["body"])
         if "bodyPreview" not in given:
@@ -341,8 +353,6 @@ def _merge(content: dict[str, Any], given: Mapping[str, Any]) -> None:
         if not isinstance(given["categories"], list) or not all(isinstance(c, str) for c in given["categories"]):
             raise invalid_request("categories must be a list of strings.")
         content["categories"] = list(given["categories"])
-    if content["bodyPreview"] is None:
-        content["bodyPreview"] = body_preview(content["body"])
 
 
 def body_preview(body: Mapping[str, str]) -> str:

@@ -46,25 +46,29 @@ def graph_app(graph: FakeGraph) -> Handler:
 
 
 def _router(graph: FakeGraph) -> Router:
-    def json_reply(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
-        return Reply.json(status, payload, headers=headers, content_type=GRAPH_CONTENT_TYPE)
+    return Router(
+        _subscription_routes(graph) | _calendar_routes(graph),
+        not_found=_not_found,
+        method_not_allowed=_method_not_allowed,
+        # Graph's URL segments are not case-sensitive (`Users/{id}/Events/{id}` in notifications).
+        ignore_case=True,
+    )
 
-    def context(fragment: str) -> dict[str, str]:
-        return {"@odata.context": f"{graph.graph_url}/$metadata#{fragment}"}
 
+def _subscription_routes(graph: FakeGraph) -> dict[str, dict[str, Handler]]:
     def subscriptions_list(call: Call) -> Reply:
-        return json_reply(200, context("subscriptions") | {"value": graph.subscriptions()})
+        return _json_reply(200, _context(graph, "subscriptions") | {"value": graph.subscriptions()})
 
     def subscription_create(call: Call) -> Reply:
         created = graph.subscription_create(_json_body(call))
-        return json_reply(201, context("subscriptions/$entity") | created)
+        return _json_reply(201, _context(graph, "subscriptions/$entity") | created)
 
     def subscription_get(call: Call) -> Reply:
-        return json_reply(200, context("subscriptions/$entity") | graph.subscription_get(call.params["id"]))
+        return _json_reply(200, _context(graph, "subscriptions/$entity") | graph.subscription_get(call.params["id"]))
 
     def subscription_update(call: Call) -> Reply:
         updated = graph.subscription_update(call.params["id"], _json_body(call))
-        return json_reply(200, context("subscriptions/$entity") | updated)
+        return _json_reply(200, _context(graph, "subscriptions/$entity") | updated)
 
     def subscription_reauthorize(call: Call) -> Reply:
         # Graph's documented answer (v1.0 subscription: reauthorize) is 204 No Content.
@@ -75,13 +79,22 @@ def _router(graph: FakeGraph) -> Router:
         graph.subscription_delete(call.params["id"])
         return Reply.empty()
 
+    subscription = r"/v1\.0/subscriptions/(?P<id>[^/]+)"
+    return {
+        r"/v1\.0/subscriptions": {"GET": subscriptions_list, "POST": subscription_create},
+        subscription: {"GET": subscription_get, "PATCH": subscription_update, "DELETE": subscription_delete},
+        f"{subscription}/reauthorize": {"POST": subscription_reauthorize},
+    }
+
+
+def _calendar_routes(graph: FakeGraph) -> dict[str, dict[str, Handler]]:
     def event_get(call: Call) -> Reply:
         user, calendar_id = call.params["user"], call.params.get("calendar")
         view_zone = _preferences(call).get("outlook.timezone")
         event = graph.event_read(user, call.params["event"], calendar_id=calendar_id, view_zone=view_zone)
         scope = f"users('{user}')" + (f"/calendars('{calendar_id}')" if calendar_id else "")
         headers = (("Preference-Applied", f'outlook.timezone="{view_zone}"'),) if view_zone else ()
-        return json_reply(200, context(f"{scope}/events/$entity") | event, headers)
+        return _json_reply(200, _context(graph, f"{scope}/events/$entity") | event, headers)
 
     def calendar_view_delta(call: Call) -> Reply:
         user = call.params["user"]
@@ -94,31 +107,32 @@ def _router(graph: FakeGraph) -> Router:
             page = graph.delta_first_page(
                 user, call.query.get("startDateTime"), call.query.get("endDateTime"), page_size
             )
-        return json_reply(200, context("Collection(event)") | _delta_links(graph, user, page) | {"value": page.items})
+        links = _delta_links(graph, user, page)
+        return _json_reply(200, _context(graph, "Collection(event)") | links | {"value": page.items})
 
-    def not_found(call: Call) -> Reply:
-        segment = call.path.rstrip("/").rsplit("/", 1)[-1]
-        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
-
-    def method_not_allowed(call: Call) -> Reply:
-        raise GraphError(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
-
-    subscription = r"/v1\.0/subscriptions/(?P<id>[^/]+)"
     user = r"/v1\.0/users/(?P<user>[^/]+)"
-    return Router(
-        {
-            r"/v1\.0/subscriptions": {"GET": subscriptions_list, "POST": subscription_create},
-            subscription: {"GET": subscription_get, "PATCH": subscription_update, "DELETE": subscription_delete},
-            f"{subscription}/reauthorize": {"POST": subscription_reauthorize},
-            f"{user}/events/(?P<event>[^/]+)": {"GET": event_get},
-            f"{user}/calendars/(?P<calendar>[^/]+)/events/(?P<event>[^/]+)": {"GET": event_get},
-            f"{user}/calendarView/delta": {"GET": calendar_view_delta},
-        },
-        not_found=not_found,
-        method_not_allowed=method_not_allowed,
-        # Graph's URL segments are not case-sensitive (`Users/{id}/Events/{id}` in notifications).
-        ignore_case=True,
-    )
+    return {
+        f"{user}/events/(?P<event>[^/]+)": {"GET": event_get},
+        f"{user}/calendars/(?P<calendar>[^/]+)/events/(?P<event>[^/]+)": {"GET": event_get},
+        f"{user}/calendarView/delta": {"GET": calendar_view_delta},
+    }
+
+
+def _not_found(call: Call) -> Reply:
+    segment = call.path.rstrip("/").rsplit("/", 1)[-1]
+    raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+
+def _method_not_allowed(call: Call) -> Reply:
+    raise GraphError(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
+
+
+def _json_reply(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    return Reply.json(status, payload, headers=headers, content_type=GRAPH_CONTENT_TYPE)
+
+
+def _context(graph: FakeGraph, fragment: str) -> dict[str, str]:
+    return {"@odata.context": f"{graph.graph_url}/$metadata#{fragment}"}
 
 
 def _delta_links(graph: FakeGraph, user: str, page: DeltaPage) -> dict[str, str]:

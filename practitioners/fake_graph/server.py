@@ -35,6 +35,7 @@ class FakeGraphServer(FakeGraph):
 
     def __init__(
         self,
+        *,
         graph_port: int = 0,
         identity_port: int = 0,
         host: str = "127.0.0.1",
@@ -42,7 +43,6 @@ class FakeGraphServer(FakeGraph):
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         cert_dir: str | PathLike[str] | None = None,
-        *,
         mailboxes: Iterable[MailboxSeed] | None = None,
         duplicate_updates: bool = False,
         delta_page_size: int = 10,

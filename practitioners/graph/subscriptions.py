@@ -378,6 +378,27 @@ def _practice_reconcile(
         for practitioner in practitioners
         if (target := graph_subscription_target(practitioner=practitioner)) is not None
     }
+    kept = _unwanted_delete(client=client, now=now, report=report, targets=targets, live=live)
+    margin = now + timedelta(minutes=settings.GRAPH_SUBSCRIPTION_RENEWAL_MARGIN_MINUTES)
+    for practitioner_id, (practitioner, _target) in targets.items():
+        current = kept.get(practitioner_id)
+        if current is None:
+            _missing_create(practitioner=practitioner, client=client, now=now, report=report)
+            continue
+        due = current.expires_at <= margin or current.renewal_failures > 0 or not current.is_healthy
+        if renew_all or due:
+            _kept_renew(practitioner=practitioner, subscription=current, client=client, now=now, report=report)
+
+
+def _unwanted_delete(
+    *,
+    client: GraphClient,
+    now: datetime,
+    report: SyncReport,
+    targets: dict[int, tuple[Practitioner, SubscriptionTarget]],
+    live: dict[str, dict[str, Any]] | None,
+) -> dict[int, GraphSubscription]:
+    """Delete every row no practitioner wants as it is; the rows kept, by practitioner."""
     kept: dict[int, GraphSubscription] = {}
     # The latest-expiring row of a practitioner is the one kept should there be several.
     for subscription in GraphSubscription.objects.select_related("practitioner").order_by("-expires_at"):
@@ -393,31 +414,38 @@ def _practice_reconcile(
             report.failure_add(subscription.practitioner.slug, error)
         else:
             report.deleted.append(subscription.practitioner.slug)
+    return kept
 
-    margin = now + timedelta(minutes=settings.GRAPH_SUBSCRIPTION_RENEWAL_MARGIN_MINUTES)
-    for practitioner_id, (practitioner, _target) in targets.items():
-        current = kept.get(practitioner_id)
-        if current is None:
-            try:
-                graph_subscription_create(practitioner=practitioner, client=client, now=now)
-            except GraphError as error:
-                report.failure_add(practitioner.slug, error)
-            except CalendarAlreadySubscribed:
-                pass  # subscribed by a lifecycle replacement meanwhile: nothing more to do
-            else:
-                report.created.append(practitioner.slug)
-            continue
-        due = current.expires_at <= margin or current.renewal_failures > 0 or not current.is_healthy
-        if not (renew_all or due):
-            continue
-        outcome = graph_subscription_renew(subscription=current, client=client, now=now)
-        if outcome is RenewOutcome.RENEWED:
-            report.renewed.append(practitioner.slug)
-        elif outcome is RenewOutcome.RECREATED:
-            report.created.append(practitioner.slug)
-        else:
-            report.failed.append((practitioner.slug, current.last_error))
-            report.retry_later = report.retry_later or outcome is RenewOutcome.FAILED_TRANSIENT
+
+def _missing_create(*, practitioner: Practitioner, client: GraphClient, now: datetime, report: SyncReport) -> None:
+    """Subscribe to the calendar of a practitioner who has no subscription kept."""
+    try:
+        graph_subscription_create(practitioner=practitioner, client=client, now=now)
+    except GraphError as error:
+        report.failure_add(practitioner.slug, error)
+    except CalendarAlreadySubscribed:
+        pass  # subscribed by a lifecycle replacement meanwhile: nothing more to do
+    else:
+        report.created.append(practitioner.slug)
+
+
+def _kept_renew(
+    *,
+    practitioner: Practitioner,
+    subscription: GraphSubscription,
+    client: GraphClient,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    """Renew a kept subscription, and say in `report` how it went."""
+    outcome = graph_subscription_renew(subscription=subscription, client=client, now=now)
+    if outcome is RenewOutcome.RENEWED:
+        report.renewed.append(practitioner.slug)
+    elif outcome is RenewOutcome.RECREATED:
+        report.created.append(practitioner.slug)
+    else:
+        report.failed.append((practitioner.slug, subscription.last_error))
+        report.retry_later = report.retry_later or outcome is RenewOutcome.FAILED_TRANSIENT
 
 
 def _matches(

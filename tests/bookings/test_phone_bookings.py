@@ -817,7 +817,7 @@ def test_two_receptionists_booking_one_slot_at_once_get_one_booking(nurse, front
                 follows=None,
                 actor=AuditActor(user=front_desk, ip_address="192.0.2.10"),
             )
-        except Exception as error:  # handed to the test's thread to judge
+        except Exception as error:  # noqa: BLE001 - handed to the test's thread to judge
             outcomes[index] = error
         finally:
             connection.close()

@@ -274,13 +274,17 @@ class LogPrivacy:
             self.session_needles.secret(key, "FIELD_ENCRYPTION_KEYS")
 
     def connect_collectors(self) -> None:
+        self.connect_model_collectors()
+        self.connect_sandbox_collectors()
+
+    def connect_model_collectors(self) -> None:
+        """Patients, answers and secrets as the models and settings of a test hold them."""
         from django.db.models.signals import post_init, post_save
         from django.test.signals import setting_changed
 
         from bookings.models import Patient
         from config.log_redaction import SECRET_SETTINGS
         from forms_intake.models import FormSubmission, TriageAssessment
-        from medirecords.sandbox.store import Store
         from practitioners.models import GraphSubscription
 
         # Fields are read from the instance's __dict__: a deferred field is skipped, not loaded
@@ -321,7 +325,10 @@ class LogPrivacy:
             signal.connect(subscription_seen, sender=GraphSubscription, weak=False)
         setting_changed.connect(setting_overridden, weak=False)
 
-        # Patients that only ever live in the sandbox, and what tests search MediRecords for.
+    def connect_sandbox_collectors(self) -> None:
+        """Patients that only ever live in the sandbox, and what tests search MediRecords for."""
+        from medirecords.sandbox.store import Store
+
         patient_create, patients_search = Store.patient_create, Store.patients_search
 
         def sandbox_patient_create(store: Store, body: Any) -> Any:
@@ -414,7 +421,7 @@ class LogPrivacy:
         started = time.perf_counter()
         try:
             line = self._render(record)
-        except Exception as error:  # a record that cannot be rendered is reported, not lost
+        except Exception as error:  # noqa: BLE001 - a record that cannot be rendered is reported, not lost
             line = f"(could not render: {type(error).__name__})"
         with self._lock:
             self.lines.append((f"{record.name} {record.levelname}", line))

@@ -224,7 +224,7 @@ def test_two_passes_at_once_leave_one_subscription_per_calendar(lease, monkeypat
             else:
                 both_started.wait(timeout=10)
                 graph_subscriptions_renew_due(client=graph)
-        except BaseException as error:  # reported below, in the test's thread
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
             errors.append(error)
         finally:
             connection.close()
