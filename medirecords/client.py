@@ -22,8 +22,8 @@ from medirecords.errors import (
     AuthError,
     FieldError,
     MediRecordsError,
-    NotFound,
-    RateLimited,
+    NotFoundError,
+    RateLimitedError,
     ServerError,
     TransportError,
     ValidationError,
@@ -461,9 +461,9 @@ def _decoded(response: requests.Response, *, method: str, path_template: str) ->
     if status in (401, 403):
         raise AuthError(f"{where}: {message}", status=status)
     if status == 404:
-        raise NotFound(f"{where}: {message}", status=status)
+        raise NotFoundError(f"{where}: {message}", status=status)
     if status == 429:
-        raise RateLimited(f"{where}: rate limited", retry_after=_retry_after(response), status=status)
+        raise RateLimitedError(f"{where}: rate limited", retry_after=_retry_after(response), status=status)
     if status >= 500:
         raise ServerError(f"{where}: MediRecords answered {status}", status=status)
     raise MediRecordsError(f"{where}: unexpected {status}: {message}", status=status)

@@ -10,7 +10,7 @@ from bookings.changes import booking_changed
 from bookings.models import Booking, SyncAttempt, SyncOperation, SyncOutcome, SyncState
 from bookings.push import sync, tasks
 from bookings.push.review import booking_sync_retry
-from medirecords import RateLimited, ServerError
+from medirecords import RateLimitedError, ServerError
 from medirecords.sandbox import SANDBOX_PRACTITIONERS
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, sydney
 
@@ -96,7 +96,7 @@ def test_back_off_grows_exponentially_with_full_jitter_up_to_the_cap(settings):
         delays = [sync.retry_delay_seconds(failures=failures) for _ in range(200)]
         assert all(0 <= delay <= ceiling for delay in delays)
         assert max(delays) > ceiling / 2
-    limited = RateLimited("rate limited", retry_after=120)
+    limited = RateLimitedError("rate limited", retry_after=120)
     assert sync.retry_delay_seconds(failures=1, error=limited) >= 120
     assert sync.retry_delay_seconds(failures=1, error=ServerError("boom", status=500)) <= 10
 
