@@ -13,6 +13,8 @@ from medirecords.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnknownIntervalError,
+    UnreadableResponseError,
     ValidationError,
     is_transient,
 )
@@ -63,6 +65,8 @@ __all__ = [
     "ServerError",
     "Title",
     "TransportError",
+    "UnknownIntervalError",
+    "UnreadableResponseError",
     "Urgency",
     "ValidationError",
     "is_transient",

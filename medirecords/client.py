@@ -26,6 +26,7 @@ from medirecords.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnknownIntervalError,
     ValidationError,
 )
 from medirecords.schedule_time import to_schedule_time
@@ -329,12 +330,12 @@ class MediRecordsClient:
         return self._interval_codes
 
     def interval_code_for(self, minutes: int) -> str:
-        """The interval code of a duration; a duration the code system lacks is an error."""
+        """The interval code of a duration; a duration the code system lacks is UnknownIntervalError."""
         for interval in self.interval_codes():
             if interval.minutes == minutes:
                 return interval.code
         known = sorted(interval.minutes for interval in self.interval_codes() if interval.minutes)
-        raise ValueError(f"MediRecords has no appointment interval of {minutes} minutes (it has {known})")
+        raise UnknownIntervalError(f"MediRecords has no appointment interval of {minutes} minutes (it has {known})")
 
     # --- HTTP -------------------------------------------------------------------------
 

@@ -60,6 +60,18 @@ class TransportError(MediRecordsError):
     """
 
 
+class UnreadableResponseError(MediRecordsError):
+    """A failure: MediRecords answered with a record this client cannot read (a date, a time
+    or a code in no form it knows). The message names the record and the field, never the value."""
+
+
+class UnknownIntervalError(MediRecordsError, ValueError):
+    """A failure: MediRecords' code system has no appointment interval of the length asked.
+
+    A ValueError too: the length asked for is what is wrong, until MediRecords offers it.
+    """
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether the same request may succeed if tried again later."""
     return isinstance(error, RateLimitedError | ServerError | TransportError)

@@ -17,7 +17,15 @@ from django.utils import timezone
 from bookings.models import Booking, BookingKind, BookingStatus, SyncOperation
 from bookings.push.attempts import attempt_recorded
 from bookings.push.errors import SyncNeedsAttentionError
-from medirecords import Appointment, AppointmentStatus, MediRecordsClient, NewAppointment, NotFoundError, Reminders
+from medirecords import (
+    Appointment,
+    AppointmentStatus,
+    MediRecordsClient,
+    NewAppointment,
+    NotFoundError,
+    Reminders,
+    UnknownIntervalError,
+)
 from medirecords.schedule_time import to_schedule_time
 
 # The window searched around the time a create was sent, to find what it may have made.
@@ -205,7 +213,7 @@ def _calendar_of(booking: Booking) -> tuple[str, str]:
 
 
 def _interval_code(booking: Booking, *, client: MediRecordsClient) -> str:
-    """The code of the booking's length; a length MediRecords has no code for raises ValueError."""
+    """The code of the booking's length; a length MediRecords has no code for raises UnknownIntervalError."""
     # Read once per client and kept, so not recorded as an attempt of this booking's.
     return client.interval_code_for(_minutes(booking.starts_at, booking.ends_at))
 
@@ -215,7 +223,7 @@ def _interval_code_if_known(booking: Booking, *, client: MediRecordsClient) -> s
     a cancellation must not fail for a length only the move would have needed."""
     try:
         return _interval_code(booking, client=client)
-    except ValueError:
+    except UnknownIntervalError:
         return None
 
 

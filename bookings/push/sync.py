@@ -14,16 +14,19 @@ left by a worker that died runs out (MEDIRECORDS_SYNC_LEASE_SECONDS), and
 
 Failures that may pass (rate limits, MediRecords' 5xx, no answer) are retried with
 exponential back-off and full jitter, capped at MEDIRECORDS_SYNC_RETRY_MAX_SECONDS (minutes,
-not hours: a clinic cannot wait), until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS; anything
-else, and whatever is still failing at the horizon, waits for staff as "needs attention" with
-MediRecords' message (field names and messages, never patient values).
+not hours: a clinic cannot wait), until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS. Anything
+else MediRecords refuses, a problem the push names for staff (`SyncNeedsAttentionError`),
+and whatever is still failing at the horizon, waits for staff as "needs attention" with the
+message (field names and messages, never patient values). Any other exception is a bug, not
+something staff can fix: it leaves `booking_sync` (the task fails and logs it), the lease is
+given back, and the booking stays waiting for the sweep.
 
-Such failures also mark MediRecords unreachable (`bookings.push.outage`). The first sync (or
-the probe beat runs meanwhile) that sees it answer again resumes every sync still waiting on
-its back-off, in bounded batches, so the waiting bookings go in as soon as MediRecords is
-back rather than one back-off later. A scheduled retry carries the failure count it was
-scheduled for: once another run has synced or failed the booking since, it is stale and
-returns at once, so resumed syncs never leave two retry chains for one booking.
+Failures that may pass also mark MediRecords unreachable (`bookings.push.outage`). The first
+sync (or the probe beat runs meanwhile) that sees it answer again resumes every sync still
+waiting on its back-off, in bounded batches, so the waiting bookings go in as soon as
+MediRecords is back rather than one back-off later. A scheduled retry carries the failure
+count it was scheduled for: once another run has synced or failed the booking since, it is
+stale and returns at once, so resumed syncs never leave two retry chains for one booking.
 """
 
 import logging
@@ -223,8 +226,10 @@ def _sync_pass_outcome(booking: Booking, *, client: MediRecordsClient, generatio
         return _push(booking, client=client, generation=generation)
     except SyncNeedsAttentionError as problem:
         return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=str(problem))
-    except (MediRecordsError, SyncBusyError, ValueError) as error:
-        if isinstance(error, SyncBusyError) or is_transient(error):
+    except SyncBusyError as busy:
+        return _failed_for_now(booking, generation=generation, error=busy)
+    except MediRecordsError as error:
+        if is_transient(error):
             return _failed_for_now(booking, generation=generation, error=error)
         return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=error_summary(error))
 

@@ -156,6 +156,29 @@ def test_a_refused_appointment_needs_attention_until_fixed_and_retried(
     )
 
 
+def test_an_unexpected_value_error_in_the_push_is_a_bug_left_for_the_sweep_not_needs_attention(
+    sandbox, mr_client, dr_dia, monkeypatch, settings, sync_requests, django_capture_on_commit_callbacks
+):
+    booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=new_person())
+
+    def push_with_a_bug(**_arguments):
+        raise ValueError("a bug in the push")
+
+    monkeypatch.setattr(sync, "appointment_push", push_with_a_bug)
+
+    with pytest.raises(ValueError, match="a bug in the push"):
+        sync.booking_sync(booking_id=booking.pk, client=mr_client)
+
+    booking.refresh_from_db()
+    assert booking.sync_state == SyncState.PENDING
+    assert booking.sync_error == ""
+    assert booking.sync_lease_until is None
+    later = timezone.now() + timedelta(seconds=settings.INBOX_SWEEP_AGE_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.booking_sync_sweep(now=later)
+    assert sync_requests == [booking.pk]
+
+
 def test_sync_attempts_and_errors_hold_no_patient_data(sandbox, mr_client, dr_dia):
     patient = new_person(first_name="Zebedee", last_name="Quixote", email="zq@example.com.au")
     booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=patient)
