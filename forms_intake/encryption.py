@@ -19,9 +19,11 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Expression
 
+from forms_intake.errors import FormsIntakeError
 
-class DecryptionFailed(Exception):  # noqa: N818 - an outcome named for staff
-    """A stored value could not be decrypted with any configured key."""
+
+class DecryptionFailedError(FormsIntakeError):
+    """A failure named for staff: a stored value could not be decrypted with any configured key."""
 
 
 def encryption_keys() -> tuple[str, ...]:
@@ -57,7 +59,7 @@ def decrypt_bytes(token: bytes) -> bytes:
     try:
         return multi_fernet().decrypt(token)
     except InvalidToken as error:
-        raise DecryptionFailed("no configured key decrypts this value") from error
+        raise DecryptionFailedError("no configured key decrypts this value") from error
 
 
 def reencrypt_bytes(token: bytes) -> bytes:
@@ -65,7 +67,7 @@ def reencrypt_bytes(token: bytes) -> bytes:
     try:
         return multi_fernet().rotate(token)
     except InvalidToken as error:
-        raise DecryptionFailed("no configured key decrypts this value") from error
+        raise DecryptionFailedError("no configured key decrypts this value") from error
 
 
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]

@@ -5,15 +5,18 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from forms_intake.errors import FormsIntakeError
 from forms_intake.parsing import JSON, answers_from_api
 
 
-class SubmissionUnknown(Exception):  # noqa: N818 - an outcome: JotForm does not know it
-    """JotForm does not hold this submission (for this form): the webhook was forged."""
+class SubmissionUnknownError(FormsIntakeError):
+    """An outcome, not a failure: JotForm does not hold this submission (for this form), so the
+    webhook was forged."""
 
 
-class JotFormUnavailable(Exception):  # noqa: N818 - may pass; the delivery is retried
-    """JotForm could not be asked (network failure, 5xx, rate limit)."""
+class JotFormUnavailableError(FormsIntakeError):
+    """A failure that may pass (the delivery is retried): JotForm could not be asked (network
+    failure, 5xx, rate limit)."""
 
 
 def jotform_answers(*, submission_id: str, form_id: str) -> JSON:
@@ -24,18 +27,18 @@ def jotform_answers(*, submission_id: str, form_id: str) -> JSON:
             url, headers={"APIKEY": settings.JOTFORM_API_KEY}, timeout=settings.FORMS_JOTFORM_TIMEOUT_SECONDS
         )
     except requests.RequestException as error:
-        raise JotFormUnavailable(f"JotForm API: {type(error).__name__}") from error
+        raise JotFormUnavailableError(f"JotForm API: {type(error).__name__}") from error
     if response.status_code == 429 or response.status_code >= 500:
-        raise JotFormUnavailable(f"JotForm API answered {response.status_code}")
+        raise JotFormUnavailableError(f"JotForm API answered {response.status_code}")
     if response.status_code in (400, 401, 404):
-        raise SubmissionUnknown(f"JotForm API answered {response.status_code}")
+        raise SubmissionUnknownError(f"JotForm API answered {response.status_code}")
     try:
         body: Any = response.json()
     except ValueError as error:
-        raise JotFormUnavailable("JotForm API answered with something other than JSON") from error
+        raise JotFormUnavailableError("JotForm API answered with something other than JSON") from error
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, dict) or str(content.get("id")) != submission_id:
-        raise SubmissionUnknown("JotForm does not hold this submission")
+        raise SubmissionUnknownError("JotForm does not hold this submission")
     if str(content.get("form_id")) != form_id:
-        raise SubmissionUnknown("JotForm holds this submission for another form")
+        raise SubmissionUnknownError("JotForm holds this submission for another form")
     return answers_from_api(content)

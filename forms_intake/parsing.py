@@ -7,6 +7,7 @@ from typing import Any
 
 from bookings.untrusted_input import JSON_DEPTH_MAX, json_nesting_depth
 from forms_intake.definitions import TRIAGE_PREFIX
+from forms_intake.errors import FormsIntakeError
 
 JSON = dict[str, Any]
 
@@ -17,8 +18,9 @@ FORM_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 SUBMISSION_ID = re.compile(r"[0-9A-Za-z]{1,64}")
 
 
-class MalformedSubmission(ValueError):  # noqa: N818 - answered to the sender as 400
-    """The webhook lacks what identifies a submission, or its answers cannot be read."""
+class MalformedSubmissionError(FormsIntakeError, ValueError):
+    """A failure of the sender, answered as 400: the webhook lacks what identifies a submission,
+    or its answers cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -43,21 +45,21 @@ def webhook_fields(form: Any) -> WebhookFields:
     form_id = str(form.get("formID") or "").strip()
     submission_id = str(form.get("submissionID") or "").strip()
     if not form_id or not submission_id:
-        raise MalformedSubmission("formID and submissionID are required")
+        raise MalformedSubmissionError("formID and submissionID are required")
     if FORM_ID.fullmatch(form_id) is None or SUBMISSION_ID.fullmatch(submission_id) is None:
-        raise MalformedSubmission("formID and submissionID must be JotForm ids (letters and digits, not too long)")
+        raise MalformedSubmissionError("formID and submissionID must be JotForm ids (letters and digits, not too long)")
     try:
         raw_answers = json.loads(form.get("rawRequest") or "")
     except (ValueError, RecursionError):
         # ValueError covers text that is not JSON and integers too long to convert;
         # RecursionError, nesting too deep to parse.
-        raise MalformedSubmission("rawRequest is not JSON") from None
+        raise MalformedSubmissionError("rawRequest is not JSON") from None
     if not isinstance(raw_answers, dict):
-        raise MalformedSubmission("rawRequest is not a JSON object")
+        raise MalformedSubmissionError("rawRequest is not a JSON object")
     if json_nesting_depth(raw_answers) > JSON_DEPTH_MAX:
         # Answers nest a few levels (a name, an address, a list of choices); deeper could
         # exhaust the stack of whatever reads them later.
-        raise MalformedSubmission(f"rawRequest is nested more than {JSON_DEPTH_MAX} levels deep")
+        raise MalformedSubmissionError(f"rawRequest is nested more than {JSON_DEPTH_MAX} levels deep")
     return WebhookFields(form_id=form_id, submission_id=submission_id, raw_answers=raw_answers)
 
 

@@ -16,14 +16,14 @@ from django.http.multipartparser import MultiPartParser
 from django.utils import timezone
 
 from bookings.changes import booking_changed
-from bookings.inbox.deliveries import DeliveryIgnored
+from bookings.inbox.deliveries import DeliveryIgnoredError
 from bookings.models import InboundDelivery
 from forms_intake.encryption import decrypt_bytes
-from forms_intake.jotform_api import SubmissionUnknown, jotform_answers
+from forms_intake.jotform_api import SubmissionUnknownError, jotform_answers
 from forms_intake.matching import booking_match
 from forms_intake.models import FormDefinition, FormSubmission, FormType, SubmissionStatus
 from forms_intake.parsing import answers_map, triage_summary, webhook_fields
-from forms_intake.push import PatientNotSynced, PendingChange, patient_update_from_intake
+from forms_intake.push import PatientNotSyncedError, PendingChange, patient_update_from_intake
 from forms_intake.receiving import submission_rejection_record
 from forms_intake.triage import triage_assessment_record, triage_document_attach
 from forms_intake.validation import intake_validate
@@ -38,19 +38,19 @@ def jotform_delivery_process(delivery: InboundDelivery) -> None:
     fields = webhook_fields(form)
     definition = FormDefinition.objects.filter(jotform_form_id=fields.form_id).first()
     if definition is None:
-        raise DeliveryIgnored("the form is no longer configured")
+        raise DeliveryIgnoredError("the form is no longer configured")
     raw_answers = fields.raw_answers
     if settings.JOTFORM_API_KEY:
         try:
             raw_answers = jotform_answers(submission_id=fields.submission_id, form_id=fields.form_id)
-        except SubmissionUnknown as unknown:
+        except SubmissionUnknownError as unknown:
             submission_rejection_record(
                 submission_id=fields.submission_id,
                 form_id=fields.form_id,
                 form_type=definition.form_type,
                 reason=f"forged: {unknown}",
             )
-            raise DeliveryIgnored(f"rejected as forged: {unknown}") from unknown
+            raise DeliveryIgnoredError(f"rejected as forged: {unknown}") from unknown
     status = submission_process(submission_id=fields.submission_id, definition=definition, raw_answers=raw_answers)
     logger.info(
         "jotform submission processed",
@@ -91,7 +91,7 @@ def submission_process(*, submission_id: str, definition: FormDefinition, raw_an
     patient = booking.patient
     if not patient.medirecords_patient_id:
         booking_changed(booking_id=booking.pk)
-        raise PatientNotSynced("the patient has no MediRecords record yet; retried after the booking syncs")
+        raise PatientNotSyncedError("the patient has no MediRecords record yet; retried after the booking syncs")
     client = clients.medirecords_client()
     pending: list[PendingChange] = []
     if definition.form_type == FormType.TRIAGE:

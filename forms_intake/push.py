@@ -14,6 +14,7 @@ from typing import Any
 from bookings.descriptions import normalised_name
 from bookings.models import Patient
 from bookings.push.patient_matching import medirecords_mobile
+from forms_intake.errors import FormsIntakeError
 from forms_intake.models import FormType
 from forms_intake.validation import AddressValue, CleanIntake
 from medirecords import Gender, MediRecordsClient
@@ -27,8 +28,9 @@ _GENDERS = {"female": Gender.FEMALE, "male": Gender.MALE, "other": Gender.OTHER}
 PendingChange = dict[str, Any]
 
 
-class PatientNotSynced(Exception):  # noqa: N818 - a state to wait out, the delivery is retried
-    """The patient has no MediRecords record yet; the submission is processed again later."""
+class PatientNotSyncedError(FormsIntakeError):
+    """A state to wait out, not a failure of the form: the patient has no MediRecords record yet;
+    the delivery fails and the submission is processed again later."""
 
 
 def patient_update_from_intake(
@@ -36,7 +38,7 @@ def patient_update_from_intake(
 ) -> list[PendingChange]:
     """Push the intake's valid values to the patient's record; returns the changes left for staff."""
     if not patient.medirecords_patient_id:
-        raise PatientNotSynced("the patient has no MediRecords record yet")
+        raise PatientNotSyncedError("the patient has no MediRecords record yet")
     pending = _basics_push(patient=patient, intake=intake, client=client)
     if form_type == FormType.FULL:
         pending += _numbers_push(patient=patient, intake=intake, client=client)
@@ -51,7 +53,7 @@ def patient_update_from_intake(
 def pending_changes_accept(*, patient: Patient, changes: list[PendingChange], client: MediRecordsClient) -> None:
     """Push values staff accepted, replacing what MediRecords held."""
     if not patient.medirecords_patient_id:
-        raise PatientNotSynced("the patient has no MediRecords record yet")
+        raise PatientNotSyncedError("the patient has no MediRecords record yet")
     values = {change["field"]: _from_json(change["field"], change["value"]) for change in changes}
     basics = {name: value for name, value in values.items() if name in BASIC_FIELDS}
     if basics:

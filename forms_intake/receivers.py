@@ -11,8 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from bookings.untrusted_input import body_too_large_answer
 from forms_intake.models import FormType
-from forms_intake.parsing import MalformedSubmission
-from forms_intake.receiving import FormMismatch, submission_accept, webhook_token_valid
+from forms_intake.parsing import MalformedSubmissionError
+from forms_intake.receiving import FormMismatchError, submission_accept, webhook_token_valid
 
 logger = logging.getLogger("clinic.forms")
 
@@ -36,9 +36,9 @@ def form_receiver(form_type: FormType) -> FormView:
             submission_accept(
                 form_type=form_type, form=request.POST, body=body, content_type=request.headers.get("Content-Type", "")
             )
-        except (MalformedSubmission, MultiPartParserError) as error:
+        except (MalformedSubmissionError, MultiPartParserError) as error:
             return JsonResponse({"error": str(error)}, status=400)
-        except FormMismatch as error:
+        except FormMismatchError as error:
             return JsonResponse({"error": "form not accepted here", "reason": str(error)}, status=422)
         except DatabaseError:
             logger.exception("jotform submission not stored", extra={"form_type": str(form_type)})

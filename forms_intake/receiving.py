@@ -15,14 +15,15 @@ from django.db.models import F
 from bookings.inbox.deliveries import StoredDelivery, delivery_store
 from bookings.models import DeliverySource
 from forms_intake.encryption import encrypt_bytes
+from forms_intake.errors import FormsIntakeError
 from forms_intake.models import FormDefinition, FormSubmission, SubmissionStatus
 from forms_intake.parsing import webhook_fields
 
 logger = logging.getLogger("clinic.forms")
 
 
-class FormMismatch(Exception):  # noqa: N818 - a refusal, answered to the sender
-    """The submission's form is not one this receiver takes."""
+class FormMismatchError(FormsIntakeError):
+    """A refusal, answered to the sender: the submission's form is not one this receiver takes."""
 
 
 def webhook_token_valid(token: str) -> bool:
@@ -34,8 +35,8 @@ def webhook_token_valid(token: str) -> bool:
 def submission_accept(*, form_type: str, form: Any, body: bytes, content_type: str) -> StoredDelivery:
     """Store a webhook for `form_type` in the inbox, its body encrypted; processing follows on a worker.
 
-    Raises `MalformedSubmission` for a webhook without ids or readable answers, and
-    `FormMismatch` (after recording the refusal, without answers) for another form's submission.
+    Raises `MalformedSubmissionError` for a webhook without ids or readable answers, and
+    `FormMismatchError` (after recording the refusal, without answers) for another form's submission.
     """
     fields = webhook_fields(form)
     definition = FormDefinition.objects.filter(jotform_form_id=fields.form_id).first()
@@ -44,7 +45,7 @@ def submission_accept(*, form_type: str, form: Any, body: bytes, content_type: s
         submission_rejection_record(
             submission_id=fields.submission_id, form_id=fields.form_id, form_type=form_type, reason=reason
         )
-        raise FormMismatch(reason)
+        raise FormMismatchError(reason)
     return delivery_store(
         source=DeliverySource.JOTFORM,
         delivery_key=fields.submission_id,

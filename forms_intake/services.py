@@ -9,15 +9,16 @@ from bookings.audit import AuditActor, audit_record
 from bookings.inbox.deliveries import delivery_replay_by_staff
 from bookings.models import AuditAction, Booking, DeliverySource, InboundDelivery
 from forms_intake.definitions import DEFAULT_FORMS
+from forms_intake.errors import FormsIntakeError
 from forms_intake.models import FormDefinition, FormSubmission, SubmissionStatus
-from forms_intake.push import PatientNotSynced, pending_changes_accept
+from forms_intake.push import PatientNotSyncedError, pending_changes_accept
 from medirecords import MediRecordsError
 from practitioners import clients
 
 logger = logging.getLogger("clinic.forms")
 
 
-class ChangesNotPushedError(Exception):
+class ChangesNotPushedError(FormsIntakeError):
     """MediRecords did not take the changes staff accepted; the message says why and what to do."""
 
 
@@ -64,7 +65,7 @@ def submission_changes_accept(*, submission: FormSubmission, actor: AuditActor) 
         pending_changes_accept(
             patient=submission.patient, changes=submission.pending_changes, client=clients.medirecords_client()
         )
-    except PatientNotSynced as not_synced:
+    except PatientNotSyncedError as not_synced:
         raise ChangesNotPushedError(
             "The patient is not in MediRecords yet; try again once the booking has synced."
         ) from not_synced

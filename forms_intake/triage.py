@@ -5,7 +5,7 @@ from django.utils import timezone
 from bookings.models import Booking, Patient
 from forms_intake.models import FormSubmission, TriageAssessment
 from forms_intake.parsing import JSON
-from forms_intake.push import PatientNotSynced
+from forms_intake.push import PatientNotSyncedError
 from medirecords import MediRecordsClient
 
 
@@ -27,7 +27,7 @@ def triage_document_attach(*, assessment: TriageAssessment, patient: Patient, cl
     if assessment.document_attached_at is not None:
         return
     if not patient.medirecords_patient_id:
-        raise PatientNotSynced("the patient has no MediRecords record yet")
+        raise PatientNotSyncedError("the patient has no MediRecords record yet")
     subject = f"Triage assessment (JotForm submission {assessment.submission.submission_id})"
     held = client.patient_documents(patient.medirecords_patient_id)
     if not any(document.subject == subject for document in held):

@@ -22,10 +22,11 @@ from medirecords.errors import (
     AuthError,
     FieldError,
     MediRecordsError,
-    NotFound,
-    RateLimited,
+    NotFoundError,
+    RateLimitedError,
     ServerError,
     TransportError,
+    UnknownIntervalError,
     ValidationError,
 )
 from medirecords.schedule_time import to_schedule_time
@@ -329,12 +330,12 @@ class MediRecordsClient:
         return self._interval_codes
 
     def interval_code_for(self, minutes: int) -> str:
-        """The interval code of a duration; a duration the code system lacks is an error."""
+        """The interval code of a duration; a duration the code system lacks is UnknownIntervalError."""
         for interval in self.interval_codes():
             if interval.minutes == minutes:
                 return interval.code
         known = sorted(interval.minutes for interval in self.interval_codes() if interval.minutes)
-        raise ValueError(f"MediRecords has no appointment interval of {minutes} minutes (it has {known})")
+        raise UnknownIntervalError(f"MediRecords has no appointment interval of {minutes} minutes (it has {known})")
 
     # --- HTTP -------------------------------------------------------------------------
 
@@ -461,9 +462,9 @@ def _decoded(response: requests.Response, *, method: str, path_template: str) ->
     if status in (401, 403):
         raise AuthError(f"{where}: {message}", status=status)
     if status == 404:
-        raise NotFound(f"{where}: {message}", status=status)
+        raise NotFoundError(f"{where}: {message}", status=status)
     if status == 429:
-        raise RateLimited(f"{where}: rate limited", retry_after=_retry_after(response), status=status)
+        raise RateLimitedError(f"{where}: rate limited", retry_after=_retry_after(response), status=status)
     if status >= 500:
         raise ServerError(f"{where}: MediRecords answered {status}", status=status)
     raise MediRecordsError(f"{where}: unexpected {status}: {message}", status=status)

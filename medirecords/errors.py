@@ -32,16 +32,16 @@ class ValidationError(MediRecordsError):
         self.errors = errors
 
 
-class NotFound(MediRecordsError):  # noqa: N818 - reads as the condition it names
-    """The resource does not exist (404)."""
+class NotFoundError(MediRecordsError):
+    """A failure: the resource does not exist (404)."""
 
 
 class AuthError(MediRecordsError):
     """The token was missing, wrong or not allowed (401, 403)."""
 
 
-class RateLimited(MediRecordsError):  # noqa: N818
-    """Too many requests (429) after the retries the client allows itself."""
+class RateLimitedError(MediRecordsError):
+    """A failure that may pass: too many requests (429) after the retries the client allows itself."""
 
     def __init__(self, message: str, *, retry_after: float | None, status: int = 429) -> None:
         super().__init__(message, status=status)
@@ -60,6 +60,18 @@ class TransportError(MediRecordsError):
     """
 
 
+class UnreadableResponseError(MediRecordsError):
+    """A failure: MediRecords answered with a record this client cannot read (a date, a time
+    or a code in no form it knows). The message names the record and the field, never the value."""
+
+
+class UnknownIntervalError(MediRecordsError, ValueError):
+    """A failure: MediRecords' code system has no appointment interval of the length asked.
+
+    A ValueError too: the length asked for is what is wrong, until MediRecords offers it.
+    """
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether the same request may succeed if tried again later."""
-    return isinstance(error, RateLimited | ServerError | TransportError)
+    return isinstance(error, RateLimitedError | ServerError | TransportError)

@@ -10,11 +10,15 @@ from zoneinfo import ZoneInfo
 SCHEDULE_TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class NonexistentLocalTime(ValueError):  # noqa: N818
+class LocalTimeError(ValueError):
+    """A failure: a wall-clock time that does not name exactly one moment in the practice's zone."""
+
+
+class NonexistentLocalTimeError(LocalTimeError):
     """The wall-clock time is skipped by a daylight-saving change (clocks go forward)."""
 
 
-class AmbiguousLocalTime(ValueError):  # noqa: N818
+class AmbiguousLocalTimeError(LocalTimeError):
     """The wall-clock time happens twice (clocks go back)."""
 
 
@@ -47,9 +51,9 @@ def local_wall_time(naive: datetime, *, time_zone: ZoneInfo) -> datetime:
     second = naive.replace(tzinfo=time_zone, fold=1)
     round_trip = first.astimezone(ZoneInfo("UTC")).astimezone(time_zone).replace(tzinfo=None)
     if round_trip != naive:
-        raise NonexistentLocalTime(f"{naive:%Y-%m-%d %H:%M} does not exist in {time_zone.key}: the clocks skip it")
+        raise NonexistentLocalTimeError(f"{naive:%Y-%m-%d %H:%M} does not exist in {time_zone.key}: the clocks skip it")
     if first.utcoffset() != second.utcoffset():
-        raise AmbiguousLocalTime(f"{naive:%Y-%m-%d %H:%M} happens twice in {time_zone.key}: the clocks repeat it")
+        raise AmbiguousLocalTimeError(f"{naive:%Y-%m-%d %H:%M} happens twice in {time_zone.key}: the clocks repeat it")
     return first
 
 

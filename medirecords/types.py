@@ -5,15 +5,18 @@ keep the object they were read from (`raw`) because an update must send the whol
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from medirecords.errors import UnreadableResponseError
 from medirecords.schedule_time import from_schedule_time, to_schedule_time
 
 JSON = dict[str, Any]
+T = TypeVar("T")
 
 
 class Gender(IntEnum):
@@ -49,6 +52,14 @@ class Urgency(IntEnum):
 
 def _date_or_none(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+def _readable(read: Callable[[Any], T], value: Any, *, what: str) -> T:
+    """`read(value)`; a value in no form it knows is UnreadableResponseError naming `what`, never the value."""
+    try:
+        return read(value)
+    except ValueError as error:
+        raise UnreadableResponseError(f"MediRecords sent {what} that cannot be read") from error
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -120,7 +131,7 @@ class Patient:
             id=data["id"],
             last_name=data.get("lastName") or "",
             first_name=data.get("firstName"),
-            dob=_date_or_none(data.get("dob")),
+            dob=_readable(_date_or_none, data.get("dob"), what="a patient's dob"),
             # Reads carry `genderCode`; creates take `gender`. Accept either.
             gender=_gender_or_none(data.get("genderCode", data.get("gender"))),
             email=data.get("email"),
@@ -322,10 +333,18 @@ class Appointment:
             patient_id=data.get("patientId") or "",
             provider_id=data.get("providerId") or "",
             appointment_type_id=data.get("appointmentTypeId") or "",
-            starts_at=from_schedule_time(data["scheduleTime"], time_zone=time_zone),
+            starts_at=_readable(
+                lambda value: from_schedule_time(value, time_zone=time_zone),
+                data["scheduleTime"],
+                what="an appointment's scheduleTime",
+            ),
             # Read as text whether sent as 11 or "11"; sent back as a number (`code_for_api`).
             interval_code=str(data.get("appointmentIntervalCode") or ""),
-            status=AppointmentStatus(int(data.get("appointmentStatus") or AppointmentStatus.BOOKED)),
+            status=_readable(
+                lambda value: AppointmentStatus(int(value or AppointmentStatus.BOOKED)),
+                data.get("appointmentStatus"),
+                what="an appointment's appointmentStatus",
+            ),
             practice_id=data.get("practiceId"),
             notes=data.get("notes"),
             cancellation_reason=_text_or_none(data.get("cancellationReason")),

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from medirecords import MediRecordsClient
+from medirecords import MediRecordsClient, UnknownIntervalError
 from practitioners.models import Practitioner
 
 PRACTICE_FILE = Path(__file__).resolve().parent / "practice.toml"
@@ -167,6 +167,6 @@ def medirecords_mapping_check(*, client: MediRecordsClient) -> list[MappingProbl
             problems.append(MappingProblem(slug, "its MediRecords appointment type id does not exist"))
         try:
             client.interval_code_for(practitioner.default_duration_minutes)
-        except ValueError as error:
+        except UnknownIntervalError as error:
             problems.append(MappingProblem(slug, str(error)))
     return problems

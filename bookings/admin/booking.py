@@ -234,7 +234,7 @@ class BookingAdmin(PhoneBookingViews):
                         client=medirecords_client(),
                         actor=AuditActor.from_request(request),
                     )
-                except sync_review.PatientNotInMediRecords as missing:
+                except sync_review.PatientNotInMediRecordsError as missing:
                     form.add_error("medirecords_patient_id", str(missing))
                 except MediRecordsError as error:
                     form.add_error(None, f"MediRecords could not be asked: {type(error).__name__}. Try again.")

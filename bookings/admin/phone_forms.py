@@ -17,7 +17,12 @@ from bookings.models import (
     Booking,
 )
 from bookings.selectors import bookings_visible_to
-from medirecords.schedule_time import AmbiguousLocalTime, NonexistentLocalTime, local_wall_time, minutes_between
+from medirecords.schedule_time import (
+    AmbiguousLocalTimeError,
+    NonexistentLocalTimeError,
+    local_wall_time,
+    minutes_between,
+)
 from practitioners.models import Practitioner
 from practitioners.practice_time import practice_zone
 
@@ -84,13 +89,13 @@ class AppointmentSlotForm(forms.Form):
         on_the_day = f"{at:%H:%M} on {day:%a} {day.day} {day:%b %Y}"
         try:
             starts_at = local_wall_time(wall_time, time_zone=practice_zone())
-        except NonexistentLocalTime:
+        except NonexistentLocalTimeError:
             self.add_error(
                 "time",
                 f"{on_the_day} does not exist: daylight saving starts that day and the clocks skip "
                 "that hour. Choose another time.",
             )
-        except AmbiguousLocalTime:
+        except AmbiguousLocalTimeError:
             self.add_error(
                 "time",
                 f"{on_the_day} happens twice: daylight saving ends that day and the clocks repeat "

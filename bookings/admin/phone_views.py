@@ -18,7 +18,7 @@ from bookings.admin.phone_forms import (
 from bookings.audit import AuditActor
 from bookings.console.patient_search import patient_chosen, patient_search
 from bookings.console.phone_bookings import (
-    PhoneBookingRefused,
+    PhoneBookingRefusedError,
     booking_when,
     phone_booking_cancel,
     phone_booking_create,
@@ -30,7 +30,7 @@ from bookings.models import (
     BookingStatus,
     PaymentStatus,
 )
-from medirecords import MediRecordsError, NotFound
+from medirecords import MediRecordsError, NotFoundError
 from practitioners.clients import medirecords_client
 
 
@@ -89,9 +89,9 @@ class PhoneBookingViews(RowLevelAccessAdmin[Booking]):
                 follows=data["follows"],
                 actor=AuditActor.from_request(request),
             )
-        except PhoneBookingRefused as refused:
+        except PhoneBookingRefusedError as refused:
             form.add_error(PHONE_FORM_FIELD_OF.get(refused.field or ""), str(refused))
-        except NotFound:
+        except NotFoundError:
             form.add_error("patient", "MediRecords no longer has that patient; search again.")
         except MediRecordsError:
             form.add_error(
@@ -121,7 +121,7 @@ class PhoneBookingViews(RowLevelAccessAdmin[Booking]):
                     reason=data["reason"],
                     actor=AuditActor.from_request(request),
                 )
-            except PhoneBookingRefused as refused:
+            except PhoneBookingRefusedError as refused:
                 form.add_error(PHONE_FORM_FIELD_OF.get(refused.field or ""), str(refused))
             else:
                 when = booking_when(moved.starts_at, moved.ends_at)
@@ -144,7 +144,7 @@ class PhoneBookingViews(RowLevelAccessAdmin[Booking]):
                 phone_booking_cancel(
                     booking=booking, reason=form.cleaned_data["reason"], actor=AuditActor.from_request(request)
                 )
-            except PhoneBookingRefused as refused:
+            except PhoneBookingRefusedError as refused:
                 form.add_error(PHONE_FORM_FIELD_OF.get(refused.field or ""), str(refused))
             else:
                 self.message_user(request, f"{booking} cancelled.", messages.SUCCESS)

@@ -14,7 +14,7 @@ import phonenumbers
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
-from bookings.console.phone_bookings import PhoneBookingRefused
+from bookings.console.phone_bookings import PhoneBookingRefusedError
 from bookings.descriptions import normalised_name
 from bookings.models import Booking, BookingStatus, Patient, Sex
 from bookings.selectors import bookings_visible_to, patients_visible_to
@@ -147,7 +147,7 @@ def patient_chosen(
     """The patient staff chose: `local:<pk>` (one the login may see), `mr:<id>` or `new`.
 
     A MediRecords or new patient comes back unsaved, for `phone_booking_create` to save with
-    the booking. Raises `PhoneBookingRefused` for a choice that names nobody, and MediRecords'
+    the booking. Raises `PhoneBookingRefusedError` for a choice that names nobody, and MediRecords'
     errors while reading a MediRecords patient.
     """
     kind, _, ident = choice.partition(":")
@@ -165,7 +165,7 @@ def patient_chosen(
             mobile=new_patient.mobile,
             email=new_patient.email,
         )
-    raise PhoneBookingRefused("Choose one of the patients found, or a new patient.", field="patient")
+    raise PhoneBookingRefusedError("Choose one of the patients found, or a new patient.", field="patient")
 
 
 def follows_candidates(*, patient_ids: Iterable[int], user: User | AnonymousUser) -> list[Booking]:
@@ -185,7 +185,7 @@ def follows_candidates(*, patient_ids: Iterable[int], user: User | AnonymousUser
 def patient_from_medirecords(*, medirecords_patient_id: str, client: MediRecordsClient) -> Patient:
     """Our patient with this MediRecords id; else an unsaved one with the details MediRecords holds.
 
-    Raises MediRecords' errors (`NotFound` when it has no such patient).
+    Raises MediRecords' errors (`NotFoundError` when it has no such patient).
     """
     existing = Patient.objects.filter(medirecords_patient_id=medirecords_patient_id).first()
     if existing is not None:

@@ -3,7 +3,7 @@ A phone booking is the clinic promising a slot, so a slot is given once: each se
 the practitioner's row, so that bookings for one practitioner are made one at a time, then
 looks for a clash, then writes. On PostgreSQL the exclusion constraint
 `booking_phone_slot_free` refuses an overlapping phone booking whoever writes it; its refusal
-is turned into the same `SlotTaken` as our own check.
+is turned into the same `SlotTakenError` as our own check.
 
 Every change is audited and handed to `booking_changed` in the transaction that makes
 it, so MediRecords hears of it the way it hears of every booking.
@@ -31,8 +31,8 @@ SLOT_CONSTRAINT = "booking_phone_slot_free"
 EN_DASH = "\u2013"
 
 
-class PhoneBookingRefused(ValueError):  # noqa: N818
-    """The booking cannot be made or changed as asked; the message says why, for staff.
+class PhoneBookingRefusedError(ValueError):
+    """A refusal, not a failure: the booking cannot be made or changed as asked; the message says why, for staff.
 
     `field` names the argument at fault (`starts_at`, `follows`, `reason`, ...), or is None.
     """
@@ -42,8 +42,8 @@ class PhoneBookingRefused(ValueError):  # noqa: N818
         self.field = field
 
 
-class SlotTaken(PhoneBookingRefused):
-    """Another booked booking of the practitioner overlaps the slot; `clash` is that booking."""
+class SlotTakenError(PhoneBookingRefusedError):
+    """A refusal: another booked booking of the practitioner overlaps the slot; `clash` is that booking."""
 
     def __init__(self, clash: Booking) -> None:
         super().__init__(
@@ -71,11 +71,11 @@ def phone_booking_create(
 
     `patient` is one of ours, or an unsaved one (a new patient, or one read from MediRecords
     by `patient_from_medirecords`) that is saved with the booking. `duration_minutes` None is
-    the practitioner's usual length. Raises `SlotTaken` when the slot overlaps another booked
-    booking of the practitioner, `PhoneBookingRefused` for anything else amiss.
+    the practitioner's usual length. Raises `SlotTakenError` when the slot overlaps another booked
+    booking of the practitioner, `PhoneBookingRefusedError` for anything else amiss.
     """
     if payment_status not in PHONE_PAYMENT_STATUSES:
-        raise PhoneBookingRefused("Choose a payment arranged by phone.", field="payment_status")
+        raise PhoneBookingRefusedError("Choose a payment arranged by phone.", field="payment_status")
     minutes = practitioner.default_duration_minutes if duration_minutes is None else duration_minutes
     ends_at = starts_at + _duration(minutes)
     _aware_check(starts_at)
@@ -87,7 +87,7 @@ def phone_booking_create(
         _practitioner_lock(practitioner)
         clash = slot_clash(practitioner_id=practitioner.pk, starts_at=starts_at, ends_at=ends_at)
         if clash is not None:
-            raise SlotTaken(clash)
+            raise SlotTakenError(clash)
         if patient.pk is None:
             patient = _patient_saved(patient)
         booking = Booking(
@@ -126,8 +126,8 @@ def phone_booking_move(
 ) -> Booking:
     """Move a phone booking to another time (or practitioner), for the reason staff give.
 
-    `duration_minutes` None keeps the booking's length. Raises `SlotTaken` for a clash with
-    any booking but itself, `PhoneBookingRefused` for anything else amiss.
+    `duration_minutes` None keeps the booking's length. Raises `SlotTakenError` for a clash with
+    any booking but itself, `PhoneBookingRefusedError` for anything else amiss.
     """
     reason = _reason_required(reason, doing="moving")
     _aware_check(starts_at)
@@ -135,15 +135,15 @@ def phone_booking_move(
         _practitioner_lock(practitioner)
         current = _phone_booking_locked(booking)
         if current.status != BookingStatus.BOOKED:
-            raise PhoneBookingRefused(f"{current} is cancelled; a cancelled booking cannot be moved.")
+            raise PhoneBookingRefusedError(f"{current} is cancelled; a cancelled booking cannot be moved.")
         length = current.ends_at - current.starts_at if duration_minutes is None else _duration(duration_minutes)
         ends_at = starts_at + length
         _future_check(starts_at)
         if (current.practitioner_id, current.starts_at, current.ends_at) == (practitioner.pk, starts_at, ends_at):
-            raise PhoneBookingRefused(f"{current} is already at that time with {practitioner}.", field="starts_at")
+            raise PhoneBookingRefusedError(f"{current} is already at that time with {practitioner}.", field="starts_at")
         clash = slot_clash(practitioner_id=practitioner.pk, starts_at=starts_at, ends_at=ends_at, excluding=current.pk)
         if clash is not None:
-            raise SlotTaken(clash)
+            raise SlotTakenError(clash)
 
         before = booking_snapshot(current)
         current.practitioner = practitioner
@@ -164,7 +164,7 @@ def phone_booking_cancel(*, booking: Booking, reason: str, actor: AuditActor) ->
     with transaction.atomic():
         current = _phone_booking_locked(booking)
         if current.status == BookingStatus.CANCELLED:
-            raise PhoneBookingRefused(f"{current} is cancelled already; nothing was changed.")
+            raise PhoneBookingRefusedError(f"{current} is cancelled already; nothing was changed.")
         before = booking_snapshot(current)
         current.status = BookingStatus.CANCELLED
         current.cancelled_at = timezone.now()
@@ -239,7 +239,7 @@ def _practitioner_lock(practitioner: Practitioner) -> None:
 def _phone_booking_locked(booking: Booking) -> Booking:
     current = Booking.objects.select_for_update().get(pk=booking.pk)
     if current.kind != BookingKind.PHONE:
-        raise PhoneBookingRefused(
+        raise PhoneBookingRefusedError(
             f"{current} was not made by phone: it changes where it was made (Calendly or Office 365)."
         )
     return current
@@ -263,7 +263,7 @@ def _audit_and_sync(
 
 
 def _slot_write(booking: Booking, *, save: Callable[[], None]) -> None:
-    """Write the booking, turning PostgreSQL's refusal of an overlapping phone booking into `SlotTaken`.
+    """Write the booking, turning PostgreSQL's refusal of an overlapping phone booking into `SlotTakenError`.
 
     In a savepoint, so the refusal leaves the transaction usable for looking the clash up.
     """
@@ -281,7 +281,7 @@ def _slot_write(booking: Booking, *, save: Callable[[], None]) -> None:
         )
         if clash is None:
             raise
-        raise SlotTaken(clash) from error
+        raise SlotTakenError(clash) from error
 
 
 def _patient_saved(patient: Patient) -> Patient:
@@ -303,26 +303,26 @@ def _follows_check(*, follows: Booking, patient: Patient, starts_at: datetime) -
         holder = Patient.objects.filter(medirecords_patient_id=patient.medirecords_patient_id).first()
         refusal = follows_refusal(follows=follows, patient=holder, starts_at=starts_at)
     if refusal is not None:
-        raise PhoneBookingRefused(refusal, field="follows")
+        raise PhoneBookingRefusedError(refusal, field="follows")
 
 
 def _reason_required(reason: str, *, doing: str) -> str:
     reason = reason.strip()
     if not reason:
-        raise PhoneBookingRefused(f"Give the reason for {doing} the booking.", field="reason")
+        raise PhoneBookingRefusedError(f"Give the reason for {doing} the booking.", field="reason")
     return reason
 
 
 def _duration(minutes: int) -> timedelta:
     if minutes <= 0:
-        raise PhoneBookingRefused("An appointment lasts at least a minute.", field="duration_minutes")
+        raise PhoneBookingRefusedError("An appointment lasts at least a minute.", field="duration_minutes")
     return timedelta(minutes=minutes)
 
 
 def _future_check(starts_at: datetime) -> None:
     refusal = past_start_refusal(starts_at=starts_at)
     if refusal is not None:
-        raise PhoneBookingRefused(refusal, field="starts_at")
+        raise PhoneBookingRefusedError(refusal, field="starts_at")
 
 
 def _aware_check(moment: datetime) -> None:

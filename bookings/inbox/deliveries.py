@@ -30,8 +30,9 @@ DeliveryHandler = Callable[[InboundDelivery], None]
 _handlers: dict[str, DeliveryHandler] = {}
 
 
-class DeliveryIgnored(Exception):  # noqa: N818 - an outcome, not a failure
-    """Raised by a handler for a valid delivery that needs nothing done; the message says why."""
+class DeliveryIgnoredError(Exception):
+    """An outcome, not a failure: raised by a handler for a valid delivery that needs nothing
+    done; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def delivery_process(*, delivery_id: int) -> str | None:
     else:
         try:
             handler(delivery)
-        except DeliveryIgnored as ignored:
+        except DeliveryIgnoredError as ignored:
             status, error = DeliveryStatus.IGNORED, str(ignored)
         except Exception as failure:
             logger.exception("delivery failed", extra={"delivery_id": delivery_id, "source": delivery.source})

@@ -57,8 +57,8 @@ CANCELLED_SINCE = "Not sent: the booking has been cancelled since."
 MOVED_AGAIN_SINCE = "Not sent: the booking has moved again since."
 
 
-class NotificationNotSent(Exception):  # noqa: N818 - an outcome, raised to be recorded like a failure
-    """The email backend reported that it sent nothing."""
+class NotificationNotSentError(Exception):
+    """An outcome recorded as a failure: the email backend reported that it sent nothing."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> s
     else:
         try:
             if not _message(notification).send():
-                raise NotificationNotSent("the email backend sent nothing")
+                raise NotificationNotSentError("the email backend sent nothing")
         except Exception as error:  # noqa: BLE001 - any backend's failure is recorded, to be retried
             status, error_name = _failed(notification, error=error), type(error).__name__
         else:

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from bookings.models import PATIENT_NAME_MAX_LENGTH
+from bookings.office365.errors import Office365Error
 from bookings.untrusted_input import bidi_controls_strip, email_or_none, text_bounded
 
 # The questions on the practice's Calendly pages, as they appear in the event body, for each
@@ -64,12 +65,13 @@ REASON_MAX_LENGTH: Final = 2000
 T = TypeVar("T")
 
 
-class EventNotABooking(Exception):  # noqa: N818 - an outcome, not a failure
-    """The event is not a patient's booking; the message says why, without patient data."""
+class EventNotABookingError(Office365Error):
+    """An outcome, not a failure: the event is not a patient's booking; the message says why,
+    without patient data."""
 
 
-class UnreadableAnswer(ValueError):  # noqa: N818 - names what the patient wrote
-    """An answer could not be read; the message is a short code, never the answer."""
+class UnreadableAnswerError(Office365Error, ValueError):
+    """A failure to read an answer the patient wrote; the message is a short code, never the answer."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class BookingDetails:
 def event_identity_read(event: Mapping[str, Any]) -> EventIdentity:
     event_id = event.get("id")
     if not isinstance(event_id, str) or not event_id:
-        raise EventNotABooking("the event has no id")
+        raise EventNotABookingError("the event has no id")
     modified = event.get("lastModifiedDateTime")
     return EventIdentity(
         event_id=event_id,
@@ -120,7 +122,7 @@ def event_identity_read(event: Mapping[str, Any]) -> EventIdentity:
 
 
 def event_booking_read(event: Mapping[str, Any], *, mailbox: str, today: date) -> BookingDetails:
-    """The booking an event records, or EventNotABooking saying why it records none.
+    """The booking an event records, or EventNotABookingError saying why it records none.
 
     `mailbox` is the practitioner's mailbox (an address, or a Graph user id that is not);
     the practitioner and the event's organizer are never taken for the patient.
@@ -128,10 +130,10 @@ def event_booking_read(event: Mapping[str, Any], *, mailbox: str, today: date) -
     _reject_non_patient_event(event)
     attendee = _patient_attendee(event, mailbox=mailbox)
     if attendee is None:
-        raise EventNotABooking("the event has no attendee other than the practitioner")
+        raise EventNotABookingError("the event has no attendee other than the practitioner")
     starts_at, ends_at = graph_time_parse(event.get("start")), graph_time_parse(event.get("end"))
     if ends_at <= starts_at:
-        raise EventNotABooking("the event ends before it starts")
+        raise EventNotABookingError("the event ends before it starts")
 
     text = _event_text(event)
     answers = calendly_answers_read(text)
@@ -141,7 +143,7 @@ def event_booking_read(event: Mapping[str, Any], *, mailbox: str, today: date) -
     cancel_url = _answer_read(answers, "cancel_url", _url_read, warnings)
     reschedule_url = _answer_read(answers, "reschedule_url", _url_read, warnings)
     if not is_made_by_calendly(text, links=(cancel_url or "", reschedule_url or "")):
-        raise EventNotABooking("the event shows no sign of Calendly (no Calendly link, no Calendly footer)")
+        raise EventNotABookingError("the event shows no sign of Calendly (no Calendly link, no Calendly footer)")
 
     email = attendee_email_read(attendee["address"], warnings=warnings)
     first_name, last_name = name_split(bidi_controls_strip(_attendee_name(attendee, email=attendee["address"])))
@@ -196,15 +198,15 @@ def is_made_by_calendly(text: str, *, links: tuple[str, ...]) -> bool:
 
 def _reject_non_patient_event(event: Mapping[str, Any]) -> None:
     if event.get("isAllDay") is True:
-        raise EventNotABooking("an all-day event")
+        raise EventNotABookingError("an all-day event")
     if event.get("sensitivity") in SENSITIVITY_NOT_A_BOOKING:
-        raise EventNotABooking(f"a {event['sensitivity']} event")
+        raise EventNotABookingError(f"a {event['sensitivity']} event")
     if event.get("showAs") in SHOW_AS_NOT_A_BOOKING:
-        raise EventNotABooking(f"an event shown as {event['showAs']}")
+        raise EventNotABookingError(f"an event shown as {event['showAs']}")
     if event.get("type") == "seriesMaster":
         # Calendly books single events; a series is the practitioner's own (its
         # occurrences, when they have a patient attendee, are judged one by one).
-        raise EventNotABooking("a recurring series")
+        raise EventNotABookingError("a recurring series")
 
 
 def _patient_attendee(event: Mapping[str, Any], *, mailbox: str) -> dict[str, str] | None:
@@ -249,7 +251,7 @@ def _event_text(event: Mapping[str, Any]) -> str:
             return content
         try:
             return html_to_text(content)
-        except UnreadableBody:
+        except UnreadableBodyError:
             return preview
     return preview
 
@@ -263,7 +265,7 @@ def _answer_read(
         return None
     try:
         return read(raw)
-    except UnreadableAnswer as unreadable:
+    except UnreadableAnswerError as unreadable:
         warnings.append(str(unreadable))
         return None
 
@@ -324,19 +326,19 @@ def mobile_normalise(raw: str, *, region: str = "AU") -> str:
     """A mobile number in E.164 form (`+61412345678`), read as Australian unless it says otherwise.
 
     Only mobile numbers are accepted: the number feeds SMS reminders, which a landline
-    cannot receive. Raises UnreadableAnswer with `mobile_invalid` or `mobile_not_a_mobile`.
+    cannot receive. Raises UnreadableAnswerError with `mobile_invalid` or `mobile_not_a_mobile`.
     """
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as error:
-        raise UnreadableAnswer("mobile_invalid") from error
+        raise UnreadableAnswerError("mobile_invalid") from error
     if not phonenumbers.is_valid_number(number):
-        raise UnreadableAnswer("mobile_invalid")
+        raise UnreadableAnswerError("mobile_invalid")
     if phonenumbers.number_type(number) not in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
-        raise UnreadableAnswer("mobile_not_a_mobile")
+        raise UnreadableAnswerError("mobile_not_a_mobile")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -347,19 +349,19 @@ _ISO_DATE = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})$")
 def date_of_birth_parse(raw: str, *, today: date) -> date:
     """A date of birth written day first (`29/02/1980`, as Australians do) or as ISO `1980-02-29`.
 
-    Raises UnreadableAnswer(`date_of_birth_invalid`) for anything else, an impossible date,
+    Raises UnreadableAnswerError(`date_of_birth_invalid`) for anything else, an impossible date,
     or a date in the future or before 1900.
     """
     text = raw.strip()
     match = _ISO_DATE.match(text) or _AUSTRALIAN_DATE.match(text)
     if match is None:
-        raise UnreadableAnswer("date_of_birth_invalid")
+        raise UnreadableAnswerError("date_of_birth_invalid")
     try:
         born = date(int(match["year"]), int(match["month"]), int(match["day"]))
     except ValueError as error:
-        raise UnreadableAnswer("date_of_birth_invalid") from error
+        raise UnreadableAnswerError("date_of_birth_invalid") from error
     if not OLDEST_DATE_OF_BIRTH <= born <= today:
-        raise UnreadableAnswer("date_of_birth_invalid")
+        raise UnreadableAnswerError("date_of_birth_invalid")
     return born
 
 
@@ -368,9 +370,9 @@ def _url_read(raw: str) -> str:
     try:
         URLValidator(schemes=["https"])(url)
     except ValidationError as error:
-        raise UnreadableAnswer("calendly_url_invalid") from error
+        raise UnreadableAnswerError("calendly_url_invalid") from error
     if len(url) > URL_MAX_LENGTH:
-        raise UnreadableAnswer("calendly_url_invalid")
+        raise UnreadableAnswerError("calendly_url_invalid")
     return url
 
 
@@ -383,13 +385,13 @@ def graph_time_parse(value: Any) -> datetime:
     We ask Graph for UTC; an IANA zone name is understood too. Windows zone names are not.
     """
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
-        raise EventNotABooking("the event has no start or end time")
+        raise EventNotABookingError("the event has no start or end time")
     zone_name = value.get("timeZone") or GRAPH_TIME_ZONE_UTC
     try:
         zone = UTC if zone_name == GRAPH_TIME_ZONE_UTC else ZoneInfo(zone_name)
         moment = datetime.fromisoformat(value["dateTime"])
     except (ValueError, ZoneInfoNotFoundError) as error:
-        raise EventNotABooking("the event's time cannot be read") from error
+        raise EventNotABookingError("the event's time cannot be read") from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
@@ -432,12 +434,12 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-class UnreadableBody(ValueError):  # noqa: N818 - names what the event holds
-    """An HTML body the parser cannot read; the message never quotes it."""
+class UnreadableBodyError(Office365Error, ValueError):
+    """A failure: an HTML body the parser cannot read; the message never quotes it."""
 
 
 def html_to_text(html: str) -> str:
-    """The text of an HTML body, or UnreadableBody (which quotes none of it)."""
+    """The text of an HTML body, or UnreadableBodyError (which quotes none of it)."""
     extractor = _TextExtractor()
     try:
         extractor.feed(html)
@@ -447,6 +449,6 @@ def html_to_text(html: str) -> str:
         readable = False
     if not readable:
         # Raised outside the handler so the parser's error, and the text it quotes, is not chained.
-        raise UnreadableBody("the event body is not readable HTML")
+        raise UnreadableBodyError("the event body is not readable HTML")
     text = "".join(extractor.parts).replace("\xa0", " ")
     return "\n".join(line.strip() for line in text.split("\n"))

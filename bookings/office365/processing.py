@@ -37,19 +37,19 @@ from django.utils import timezone
 
 from bookings.changes import booking_changed
 from bookings.descriptions import normalised_name
-from bookings.inbox.deliveries import DeliveryIgnored
+from bookings.inbox.deliveries import DeliveryIgnoredError
 from bookings.models import Booking, BookingKind, BookingStatus, InboundDelivery, Patient, PaymentStatus
 from bookings.office365.events import (
     BookingDetails,
     EventIdentity,
-    EventNotABooking,
+    EventNotABookingError,
     PatientDetails,
     event_booking_read,
     event_identity_read,
 )
 from bookings.selectors import booking_for_event
 from practitioners import clients
-from practitioners.graph.client import GraphClient, GraphNotFound, events_resource_parse, is_item_gone
+from practitioners.graph.client import GraphClient, GraphNotFoundError, events_resource_parse, is_item_gone
 from practitioners.models import BookingType, GraphSubscription, Practitioner
 from practitioners.selectors import graph_subscription_get
 
@@ -98,7 +98,7 @@ def graph_notification_process(
 ) -> BookingResult:
     """Apply the change a stored notification announces to the practitioner's booking.
 
-    Raises DeliveryIgnored, saying why, when there is nothing to do; lets Graph's errors
+    Raises DeliveryIgnoredError, saying why, when there is nothing to do; lets Graph's errors
     through (the inbox marks the delivery failed and the sweep tries again later).
     """
     subscription = subscription_of(notification)
@@ -110,14 +110,14 @@ def graph_notification_process(
         practitioner=practitioner, event_id=event_id, etag=str(notification["resourceData"].get("@odata.etag", ""))
     )
     if reason_not_to_fetch:
-        raise DeliveryIgnored(reason_not_to_fetch)
+        raise DeliveryIgnoredError(reason_not_to_fetch)
 
     try:
         result = graph_event_apply(subscription=subscription, event_id=event_id, client=client, now=now)
-    except EventNotABooking as reason:
-        raise DeliveryIgnored(f"not a patient's booking: {reason}") from None
+    except EventNotABookingError as reason:
+        raise DeliveryIgnoredError(f"not a patient's booking: {reason}") from None
     if result is None:
-        raise DeliveryIgnored("no booking for this event")
+        raise DeliveryIgnoredError("no booking for this event")
     return _result_check(result)
 
 
@@ -129,14 +129,14 @@ def graph_event_apply(
     The event is fetched from the calendar the subscription watches. Only Graph saying the
     event itself does not exist cancels its booking (None when it had none); a 404 about the
     mailbox or user goes through with Graph's other errors, so the delivery fails where
-    staff can see it instead of cancelling bookings. Raises EventNotABooking for an event
+    staff can see it instead of cancelling bookings. Raises EventNotABookingError for an event
     that is not a patient's booking.
     """
     practitioner = subscription.practitioner
     mailbox, calendar_id = subscription_calendar(subscription)
     try:
         event = client.event_get(mailbox=mailbox, event_id=event_id, calendar_id=calendar_id)
-    except GraphNotFound as error:
+    except GraphNotFoundError as error:
         if not is_item_gone(error):
             raise
         # Deleted since the change was announced: the deletion is the current state.
@@ -161,10 +161,10 @@ def subscription_calendar(subscription: GraphSubscription) -> tuple[str, str]:
 
 
 def subscription_of(notification: Mapping[str, Any]) -> GraphSubscription:
-    """The subscription a stored notification came through, or DeliveryIgnored if it is gone."""
+    """The subscription a stored notification came through, or DeliveryIgnoredError if it is gone."""
     subscription = graph_subscription_get(graph_id=str(notification.get("subscriptionId", "")))
     if subscription is None:
-        raise DeliveryIgnored("the subscription is no longer known")
+        raise DeliveryIgnoredError("the subscription is no longer known")
     return subscription
 
 
@@ -189,14 +189,14 @@ def _reason_not_to_fetch(*, practitioner: Practitioner, event_id: str, etag: str
 def _booking_cancel(*, practitioner: Practitioner, event_id: str, now: datetime | None) -> BookingResult:
     result = booking_cancel_for_event(practitioner=practitioner, event_id=event_id, now=now)
     if result is None:
-        raise DeliveryIgnored("no booking for this event")
+        raise DeliveryIgnoredError("no booking for this event")
     return _result_check(result)
 
 
 def _result_check(result: BookingResult) -> BookingResult:
     logger.info("booking applied", extra={"booking_id": result.booking.pk, "change": result.change.value})
     if result.change in IGNORED_OUTCOMES:
-        raise DeliveryIgnored(IGNORED_OUTCOMES[result.change])
+        raise DeliveryIgnoredError(IGNORED_OUTCOMES[result.change])
     return result
 
 
@@ -205,7 +205,7 @@ def booking_upsert_from_event(
 ) -> BookingResult:
     """Create, move, update or cancel the practitioner's booking for this event.
 
-    `event` is the event as Graph returns it (UTC times). Raises EventNotABooking, with the
+    `event` is the event as Graph returns it (UTC times). Raises EventNotABookingError, with the
     reason, for an event that is not a patient's booking and has none to cancel.
     """
     now = now or timezone.now()
@@ -215,7 +215,7 @@ def booking_upsert_from_event(
             practitioner=practitioner, event_id=identity.event_id, ical_uid=identity.ical_uid, now=now
         )
         if result is None:
-            raise EventNotABooking("a cancelled event with no booking")
+            raise EventNotABookingError("a cancelled event with no booking")
         return result
 
     today = timezone.localdate(now, ZoneInfo(settings.PRACTICE_TIME_ZONE))

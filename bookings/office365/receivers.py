@@ -32,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from bookings.inbox.deliveries import delivery_store
 from bookings.models import DeliverySource, InboundDelivery
+from bookings.office365.errors import Office365Error
 from bookings.untrusted_input import JSON_DEPTH_MAX, body_too_large_answer, json_nesting_depth
 from practitioners.models import SubscriptionReceiver
 from practitioners.selectors import SubscriptionCredentials, graph_subscription_credentials
@@ -57,8 +58,8 @@ class Rejection(StrEnum):
     WRONG_URL = "wrong_url"
 
 
-class MalformedNotifications(Exception):  # noqa: N818 - names what the sender sent
-    """The body is not a Graph notification batch at all; the message says what is wrong."""
+class MalformedNotificationsError(Office365Error):
+    """A failure of the sender: the body is not a Graph notification batch at all; the message says what is wrong."""
 
 
 @dataclass
@@ -85,7 +86,7 @@ def notifications_accept(
 ) -> AcceptResult:
     """Store every genuine notification of a Graph POST to `url`; discard and count the rest.
 
-    Raises MalformedNotifications when the body is not `{"value": [{...}, ...]}` of at most
+    Raises MalformedNotificationsError when the body is not `{"value": [{...}, ...]}` of at most
     NOTIFICATIONS_PER_POST_MAX notifications, and lets DatabaseError through so the receiver
     can ask Graph to try again. `now` is when the POST arrived.
     """
@@ -135,17 +136,17 @@ def _notifications_parse(body: bytes) -> list[dict[str, Any]]:
     except (ValueError, RecursionError):
         # ValueError covers undecodable bytes and integers too long to convert; RecursionError,
         # nesting too deep to parse.
-        raise MalformedNotifications("the body is not JSON") from None
+        raise MalformedNotificationsError("the body is not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("value"), list):
-        raise MalformedNotifications('the body has no "value" list')
+        raise MalformedNotificationsError('the body has no "value" list')
     if json_nesting_depth(document) > JSON_DEPTH_MAX:
         # Parsed, but storing it again as JSON could exhaust the stack.
-        raise MalformedNotifications(f"the body is nested more than {JSON_DEPTH_MAX} levels deep")
+        raise MalformedNotificationsError(f"the body is nested more than {JSON_DEPTH_MAX} levels deep")
     notifications: list[dict[str, Any]] = document["value"]
     if len(notifications) > NOTIFICATIONS_PER_POST_MAX:
-        raise MalformedNotifications(f'"value" holds more than {NOTIFICATIONS_PER_POST_MAX} notifications')
+        raise MalformedNotificationsError(f'"value" holds more than {NOTIFICATIONS_PER_POST_MAX} notifications')
     if not all(isinstance(notification, dict) for notification in notifications):
-        raise MalformedNotifications('every item of "value" must be an object')
+        raise MalformedNotificationsError('every item of "value" must be an object')
     return notifications
 
 
@@ -294,7 +295,7 @@ def graph_receiver(url: NotificationUrl) -> GraphView:
             return body_too_large_answer()
         try:
             notifications_accept(body=body, url=url, content_type=request.content_type or "")
-        except MalformedNotifications as error:
+        except MalformedNotificationsError as error:
             return JsonResponse({"error": str(error)}, status=400)
         except DatabaseError:
             # Graph retries a 5xx for up to 4 hours; what was stored before the failure

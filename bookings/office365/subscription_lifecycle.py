@@ -16,9 +16,10 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from bookings.inbox.deliveries import DeliveryIgnored, delivery_store
+from bookings.inbox.deliveries import DeliveryIgnoredError, delivery_store
 from bookings.models import DeliverySource, InboundDelivery
-from bookings.office365.events import EventNotABooking
+from bookings.office365.errors import Office365Error
+from bookings.office365.events import EventNotABookingError
 from bookings.office365.processing import (
     delivery_notification,
     graph_event_apply,
@@ -27,7 +28,7 @@ from bookings.office365.processing import (
 )
 from practitioners import clients
 from practitioners.graph import subscriptions
-from practitioners.graph.client import DeltaPage, GraphClient, GraphDeltaExpired, GraphError
+from practitioners.graph.client import DeltaPage, GraphClient, GraphDeltaExpiredError, GraphError
 from practitioners.models import GraphSubscription, SubscriptionGap
 
 logger = logging.getLogger("clinic.graph")
@@ -35,8 +36,8 @@ logger = logging.getLogger("clinic.graph")
 RESYNC_DAYS_BEHIND = 1
 
 
-class SubscriptionUpkeepFailed(Exception):  # noqa: N818 - names what happened
-    """Graph refused to keep a subscription going; the message is Graph's error, no patient data."""
+class SubscriptionUpkeepFailedError(Office365Error):
+    """A failure: Graph refused to keep a subscription going; the message is Graph's error, no patient data."""
 
 
 def graph_lifecycle_delivery_handle(delivery: InboundDelivery) -> None:
@@ -47,14 +48,14 @@ def graph_lifecycle_delivery_handle(delivery: InboundDelivery) -> None:
 def graph_lifecycle_process(
     *, notification: Mapping[str, Any], client: GraphClient, now: datetime | None = None
 ) -> None:
-    """Answer one stored lifecycle notification; DeliveryIgnored for an unknown subscription or event."""
+    """Answer one stored lifecycle notification; DeliveryIgnoredError for an unknown subscription or event."""
     subscription = subscription_of(notification)
     lifecycle_event = notification.get("lifecycleEvent")
     if lifecycle_event == "reauthorizationRequired":
         outcome = subscriptions.graph_subscription_reauthorize(subscription=subscription, client=client, now=now)
         if outcome in (subscriptions.RenewOutcome.FAILED, subscriptions.RenewOutcome.FAILED_TRANSIENT):
             # Recorded on the subscription too; failing the delivery has the sweep try again.
-            raise SubscriptionUpkeepFailed(f"reauthorizing the subscription failed: {subscription.last_error}")
+            raise SubscriptionUpkeepFailedError(f"reauthorizing the subscription failed: {subscription.last_error}")
     elif lifecycle_event == "subscriptionRemoved":
         replacement = subscriptions.graph_subscription_replace(subscription=subscription, client=client, now=now)
         _resync_after_replacement(
@@ -63,7 +64,7 @@ def graph_lifecycle_process(
     elif lifecycle_event == "missed":
         calendar_resync(subscription=subscription, client=client, now=now)
     else:
-        raise DeliveryIgnored("not a lifecycle event this service acts on")
+        raise DeliveryIgnoredError("not a lifecycle event this service acts on")
 
 
 def calendar_resync(
@@ -91,7 +92,7 @@ def calendar_resync(
     for event_id in _changed_event_ids(page):
         try:
             result = graph_event_apply(subscription=subscription, event_id=event_id, client=client, now=now)
-        except EventNotABooking:
+        except EventNotABookingError:
             outcomes["not_a_booking"] += 1
         else:
             outcomes[result.change.value if result else "no_booking"] += 1
@@ -183,7 +184,7 @@ def _delta_read(*, subscription: GraphSubscription, client: GraphClient, now: da
 
     try:
         return changes_since(subscription.delta_link), not subscription.delta_link
-    except GraphDeltaExpired:
+    except GraphDeltaExpiredError:
         if not subscription.delta_link:
             raise
         return changes_since(""), True

@@ -16,8 +16,16 @@ from django.utils import timezone
 
 from bookings.models import Booking, BookingKind, BookingStatus, SyncOperation
 from bookings.push.attempts import attempt_recorded
-from bookings.push.errors import SyncNeedsAttention
-from medirecords import Appointment, AppointmentStatus, MediRecordsClient, NewAppointment, NotFound, Reminders
+from bookings.push.errors import SyncNeedsAttentionError
+from medirecords import (
+    Appointment,
+    AppointmentStatus,
+    MediRecordsClient,
+    NewAppointment,
+    NotFoundError,
+    Reminders,
+    UnknownIntervalError,
+)
 from medirecords.schedule_time import to_schedule_time
 
 # The window searched around the time a create was sent, to find what it may have made.
@@ -41,7 +49,7 @@ def appointment_push(*, booking: Booking, patient_id: str | None, client: MediRe
     """Make the booking's MediRecords appointment agree with it; returns what changed.
 
     `patient_id` is the booking's MediRecords patient; a cancelled booking may have none.
-    Raises `SyncNeedsAttention` for what a person must fix, and MediRecords' errors as they come.
+    Raises `SyncNeedsAttentionError` for what a person must fix, and MediRecords' errors as they come.
     """
     adopted = False
     if not booking.medirecords_appointment_id and booking.medirecords_create_attempted_at and patient_id:
@@ -73,7 +81,7 @@ def appointment_push(*, booking: Booking, patient_id: str | None, client: MediRe
             )
         return AppointmentChange.CANCELLED
     if current.status == AppointmentStatus.CANCELLED:
-        raise SyncNeedsAttention(
+        raise SyncNeedsAttentionError(
             "The appointment was cancelled in MediRecords but the booking stands: book it again in MediRecords "
             "by hand, or cancel the booking."
         )
@@ -175,8 +183,8 @@ def _appointment_get(booking: Booking, *, client: MediRecordsClient) -> Appointm
     try:
         with attempt_recorded(booking_id=booking.pk, operation=SyncOperation.APPOINTMENT_GET):
             return client.appointment_get(booking.medirecords_appointment_id)
-    except NotFound as missing:
-        raise SyncNeedsAttention(
+    except NotFoundError as missing:
+        raise SyncNeedsAttentionError(
             f"Appointment {booking.medirecords_appointment_id} is no longer in MediRecords: "
             "book it again there by hand, or cancel the booking."
         ) from missing
@@ -198,14 +206,14 @@ def _calendar_of(booking: Booking) -> tuple[str, str]:
         if not value
     ]
     if missing:
-        raise SyncNeedsAttention(
+        raise SyncNeedsAttentionError(
             f"{practitioner} has no MediRecords {' or '.join(missing)}: set it on the practitioner, then retry."
         )
     return practitioner.medirecords_provider_id, practitioner.medirecords_appointment_type_id
 
 
 def _interval_code(booking: Booking, *, client: MediRecordsClient) -> str:
-    """The code of the booking's length; a length MediRecords has no code for raises ValueError."""
+    """The code of the booking's length; a length MediRecords has no code for raises UnknownIntervalError."""
     # Read once per client and kept, so not recorded as an attempt of this booking's.
     return client.interval_code_for(_minutes(booking.starts_at, booking.ends_at))
 
@@ -215,7 +223,7 @@ def _interval_code_if_known(booking: Booking, *, client: MediRecordsClient) -> s
     a cancellation must not fail for a length only the move would have needed."""
     try:
         return _interval_code(booking, client=client)
-    except ValueError:
+    except UnknownIntervalError:
         return None
 
 

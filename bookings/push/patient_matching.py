@@ -33,7 +33,7 @@ from django.utils import timezone
 from bookings.descriptions import normalised_name
 from bookings.models import Patient, Sex, SyncOperation
 from bookings.push.attempts import attempt_recorded
-from bookings.push.errors import SyncBusy, SyncNeedsAttention
+from bookings.push.errors import SyncBusyError, SyncNeedsAttentionError
 from bookings.push.leases import lease_acquire, lease_release
 from medirecords import Gender, MediRecordsClient, NewPatient
 from medirecords import Patient as MediRecordsPatient
@@ -101,7 +101,7 @@ def patient_match_or_create(
     """Link the patient to their MediRecords record: found, created, or left for staff to choose.
 
     `booking_id` is the booking the calls are made for, to record them as its sync attempts.
-    Raises `SyncBusy` when another worker holds the patient for longer than we wait, and
+    Raises `SyncBusyError` when another worker holds the patient for longer than we wait, and
     MediRecords' errors as they come.
     """
     if patient.medirecords_patient_id:
@@ -111,7 +111,7 @@ def patient_match_or_create(
         patient.refresh_from_db()
         if patient.medirecords_patient_id:
             return MatchOutcome(patient, MatchResult.ALREADY_LINKED, patient.medirecords_patient_id)
-        raise SyncBusy("another sync is matching this patient")
+        raise SyncBusyError("another sync is matching this patient")
     try:
         patient.refresh_from_db()
         if patient.medirecords_patient_id:
@@ -255,7 +255,7 @@ def _names_fit_check(new_patient: NewPatient) -> None:
     ]
     if too_long:
         lengths = " and ".join(f"{label} is {length} characters" for label, length in too_long)
-        raise SyncNeedsAttention(
+        raise SyncNeedsAttentionError(
             f"The patient's {lengths}, more than the {limit} MediRecords holds (MEDIRECORDS_NAME_MAX_LENGTH), "
             "so the patient was not created there with a name cut short. The full name is kept on our patient: "
             "correct or shorten it there, then retry the sync."

@@ -12,13 +12,14 @@ from bookings.audit import AuditActor, audit_record
 from bookings.changes import booking_changed
 from bookings.models import AuditAction, Booking, Patient, SyncOperation, SyncState
 from bookings.push.attempts import attempt_recorded
-from medirecords import MediRecordsClient, NotFound
+from bookings.push.errors import BookingSyncError
+from medirecords import MediRecordsClient, NotFoundError
 
 RETRYABLE_STATES = (SyncState.PENDING, SyncState.NEEDS_ATTENTION, SyncState.NEEDS_REVIEW)
 
 
-class PatientNotInMediRecords(ValueError):  # noqa: N818
-    """The MediRecords patient id given does not exist there."""
+class PatientNotInMediRecordsError(BookingSyncError, ValueError):
+    """A failure of the staff decision: the MediRecords patient id given does not exist there."""
 
 
 def booking_sync_retry(*, booking_ids: Iterable[int], actor: AuditActor) -> int:
@@ -54,15 +55,15 @@ def booking_patient_link(
 ) -> Booking:
     """Make the booking's patient the MediRecords patient staff chose, then sync the booking.
 
-    The id is checked with MediRecords first (`PatientNotInMediRecords` when it has no such
+    The id is checked with MediRecords first (`PatientNotInMediRecordsError` when it has no such
     patient). When another of our patients already has that id, the booking moves to them.
     """
     medirecords_patient_id = medirecords_patient_id.strip()
     try:
         with attempt_recorded(booking_id=booking_id, operation=SyncOperation.PATIENT_GET):
             client.patient_get(medirecords_patient_id)
-    except NotFound as missing:
-        raise PatientNotInMediRecords(f"MediRecords has no patient {medirecords_patient_id}.") from missing
+    except NotFoundError as missing:
+        raise PatientNotInMediRecordsError(f"MediRecords has no patient {medirecords_patient_id}.") from missing
 
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)

@@ -14,16 +14,19 @@ left by a worker that died runs out (MEDIRECORDS_SYNC_LEASE_SECONDS), and
 
 Failures that may pass (rate limits, MediRecords' 5xx, no answer) are retried with
 exponential back-off and full jitter, capped at MEDIRECORDS_SYNC_RETRY_MAX_SECONDS (minutes,
-not hours: a clinic cannot wait), until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS; anything
-else, and whatever is still failing at the horizon, waits for staff as "needs attention" with
-MediRecords' message (field names and messages, never patient values).
+not hours: a clinic cannot wait), until MEDIRECORDS_SYNC_RETRY_HORIZON_SECONDS. Anything
+else MediRecords refuses, a problem the push names for staff (`SyncNeedsAttentionError`),
+and whatever is still failing at the horizon, waits for staff as "needs attention" with the
+message (field names and messages, never patient values). Any other exception is a bug, not
+something staff can fix: it leaves `booking_sync` (the task fails and logs it), the lease is
+given back, and the booking stays waiting for the sweep.
 
-Such failures also mark MediRecords unreachable (`bookings.push.outage`). The first sync (or
-the probe beat runs meanwhile) that sees it answer again resumes every sync still waiting on
-its back-off, in bounded batches, so the waiting bookings go in as soon as MediRecords is
-back rather than one back-off later. A scheduled retry carries the failure count it was
-scheduled for: once another run has synced or failed the booking since, it is stale and
-returns at once, so resumed syncs never leave two retry chains for one booking.
+Failures that may pass also mark MediRecords unreachable (`bookings.push.outage`). The first
+sync (or the probe beat runs meanwhile) that sees it answer again resumes every sync still
+waiting on its back-off, in bounded batches, so the waiting bookings go in as soon as
+MediRecords is back rather than one back-off later. A scheduled retry carries the failure
+count it was scheduled for: once another run has synced or failed the booking since, it is
+stale and returns at once, so resumed syncs never leave two retry chains for one booking.
 """
 
 import logging
@@ -41,7 +44,7 @@ from bookings.dispatch import booking_sync_enqueue, booking_syncs_resume_enqueue
 from bookings.models import Booking, BookingStatus, SyncState
 from bookings.push.appointments import appointment_push
 from bookings.push.attempts import answers_observed, error_summary
-from bookings.push.errors import SyncBusy, SyncNeedsAttention
+from bookings.push.errors import SyncBusyError, SyncNeedsAttentionError
 from bookings.push.leases import lease_acquire, lease_release, lease_renew
 from bookings.push.outage import (
     medirecords_answer_note,
@@ -51,7 +54,7 @@ from bookings.push.outage import (
     waiting_syncs_claim,
 )
 from bookings.push.patient_matching import patient_match_or_create
-from medirecords import MediRecordsClient, MediRecordsError, RateLimited, is_transient
+from medirecords import MediRecordsClient, MediRecordsError, RateLimitedError, is_transient
 
 logger = logging.getLogger("clinic.sync")
 
@@ -200,7 +203,7 @@ def retry_delay_seconds(*, failures: int, error: BaseException | None = None) ->
         settings.MEDIRECORDS_SYNC_RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0),
     )
     delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
-    if isinstance(error, RateLimited) and error.retry_after is not None:
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
         delay = max(delay, error.retry_after)
     return delay
 
@@ -221,10 +224,12 @@ def _sync_pass(booking: Booking, *, client: MediRecordsClient, generation: int) 
 def _sync_pass_outcome(booking: Booking, *, client: MediRecordsClient, generation: int) -> SyncResult:
     try:
         return _push(booking, client=client, generation=generation)
-    except SyncNeedsAttention as problem:
+    except SyncNeedsAttentionError as problem:
         return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=str(problem))
-    except (MediRecordsError, SyncBusy, ValueError) as error:
-        if isinstance(error, SyncBusy) or is_transient(error):
+    except SyncBusyError as busy:
+        return _failed_for_now(booking, generation=generation, error=busy)
+    except MediRecordsError as error:
+        if is_transient(error):
             return _failed_for_now(booking, generation=generation, error=error)
         return _finish(booking, generation=generation, state=SyncState.NEEDS_ATTENTION, error=error_summary(error))
 
@@ -247,7 +252,7 @@ def _push(booking: Booking, *, client: MediRecordsClient, generation: int) -> Sy
         change = appointment_push(booking=booking, patient_id=patient_id or None, client=client)
         return _finish(booking, generation=generation, state=SyncState.SYNCED, detail=change)
     if patient is None:
-        raise SyncNeedsAttention("The booking has no patient.")
+        raise SyncNeedsAttentionError("The booking has no patient.")
 
     match = patient_match_or_create(patient=patient, client=client, booking_id=booking.pk)
     if match.patient.pk != patient.pk:

@@ -57,8 +57,8 @@ class GraphError(Exception):
         self.code = code
 
 
-class GraphNotFound(GraphError):  # noqa: N818 - reads as the condition it names
-    """The resource does not exist (404): a deleted event, an expired or removed subscription.
+class GraphNotFoundError(GraphError):
+    """A failure: the resource does not exist (404): a deleted event, an expired or removed subscription.
 
     Graph answers 404 for a missing mailbox or user too; `code` tells them apart.
     """
@@ -68,8 +68,8 @@ class GraphAuthError(GraphError):
     """No token could be had, or Graph refused it (401, 403): configuration, not luck."""
 
 
-class GraphThrottled(GraphError):  # noqa: N818
-    """Graph asked us to slow down (429, 503) for longer than the client waits by itself."""
+class GraphThrottledError(GraphError):
+    """A failure that may pass: Graph asked us to slow down (429, 503) for longer than the client waits by itself."""
 
     def __init__(
         self, message: str, *, status: int | None = None, code: str = "", retry_after: float | None = None
@@ -89,13 +89,14 @@ class GraphTransportError(GraphError):
     """
 
 
-class GraphDeltaExpired(GraphError):  # noqa: N818
-    """A delta link is no longer valid (410): the next round starts again without one."""
+class GraphDeltaExpiredError(GraphError):
+    """A failure the caller recovers from: a delta link is no longer valid (410); the next
+    round starts again without one."""
 
 
 def is_item_gone(error: BaseException) -> bool:
     """Whether Graph said the item itself no longer exists, not that the mailbox or user is missing."""
-    return isinstance(error, GraphNotFound) and error.code == ITEM_NOT_FOUND
+    return isinstance(error, GraphNotFoundError) and error.code == ITEM_NOT_FOUND
 
 
 def events_resource_parse(resource: str) -> tuple[str, str] | None:
@@ -111,7 +112,7 @@ def events_resource_parse(resource: str) -> tuple[str, str] | None:
 
 def is_transient(error: BaseException) -> bool:
     """Whether the same request may succeed if tried again later."""
-    return isinstance(error, GraphThrottled | GraphServerError | GraphTransportError)
+    return isinstance(error, GraphThrottledError | GraphServerError | GraphTransportError)
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,7 @@ class GraphClient:
         """Delete the subscription; one Graph no longer has counts as deleted."""
         try:
             self._request("DELETE", f"/subscriptions/{_segment(subscription_id)}", "/subscriptions/{id}")
-        except GraphNotFound:
+        except GraphNotFoundError:
             return
 
     def subscriptions_list(self) -> list[JSON]:
@@ -412,11 +413,11 @@ def _decoded(response: requests.Response, *, method: str, path_template: str) ->
     if status in (401, 403):
         raise GraphAuthError(message, status=status, code=code)
     if status == 404:
-        raise GraphNotFound(message, status=status, code=code)
+        raise GraphNotFoundError(message, status=status, code=code)
     if status == 410:
-        raise GraphDeltaExpired(message, status=status, code=code)
+        raise GraphDeltaExpiredError(message, status=status, code=code)
     if status in THROTTLED_STATUSES:
-        raise GraphThrottled(message, status=status, code=code, retry_after=_retry_after(response))
+        raise GraphThrottledError(message, status=status, code=code, retry_after=_retry_after(response))
     if status >= 500:
         raise GraphServerError(message, status=status, code=code)
     raise GraphError(message, status=status, code=code)

@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from practitioners.graph.client import GraphClient, GraphError, GraphNotFound, is_transient
+from practitioners.graph.client import GraphClient, GraphError, GraphNotFoundError, is_transient
 from practitioners.models import (
     BookingType,
     GraphSubscription,
@@ -54,8 +54,9 @@ UPKEEP_LEASE_SECONDS = 5 * 60
 UPKEEP_LEASE_POLL_SECONDS = 0.5
 
 
-class CalendarAlreadySubscribed(Exception):  # noqa: N818 - names the condition
-    """Another process subscribed the calendar first; the message is the practitioner's slug."""
+class CalendarAlreadySubscribedError(Exception):
+    """An outcome, not a failure: another process subscribed the calendar first; the message is
+    the practitioner's slug. Not a GraphError, which callers record as Graph failing."""
 
 
 class RenewOutcome(StrEnum):
@@ -144,7 +145,7 @@ def graph_subscription_create(
     `delta_link` carries a calendar resync's position over to the new subscription; without
     one the calendar is subscribed for the first time, and a resync is asked for that imports
     the events already in it (booked before anything was watching). Raises
-    CalendarAlreadySubscribed, having deleted the new subscription in Graph again, when another
+    CalendarAlreadySubscribedError, having deleted the new subscription in Graph again, when another
     process subscribed the calendar meanwhile.
     """
     now = now or timezone.now()
@@ -154,7 +155,7 @@ def graph_subscription_create(
             return _subscription_store(opened, delta_link=delta_link, resync_requested_at=None if delta_link else now)
     except IntegrityError:
         _duplicate_undo(opened, client=client)
-        raise CalendarAlreadySubscribed(practitioner.slug) from None
+        raise CalendarAlreadySubscribedError(practitioner.slug) from None
 
 
 def graph_subscription_renew(
@@ -171,7 +172,7 @@ def graph_subscription_renew(
     wanted_expiry = now + _lifetime()
     try:
         answer = client.subscription_renew(subscription_id=subscription.graph_id, expires_at=wanted_expiry)
-    except GraphNotFound:
+    except GraphNotFoundError:
         return _recreated(subscription=subscription, client=client, now=now)
     except GraphError as error:
         _failure_record(subscription, error=error, now=now)
@@ -195,7 +196,7 @@ def graph_subscription_reauthorize(
     now = now or timezone.now()
     try:
         client.subscription_reauthorize(subscription_id=subscription.graph_id)
-    except GraphNotFound:
+    except GraphNotFoundError:
         return _recreated(subscription=subscription, client=client, now=now)
     except GraphError as error:
         logger.warning(
@@ -423,7 +424,7 @@ def _missing_create(*, practitioner: Practitioner, client: GraphClient, now: dat
         graph_subscription_create(practitioner=practitioner, client=client, now=now)
     except GraphError as error:
         report.failure_add(practitioner.slug, error)
-    except CalendarAlreadySubscribed:
+    except CalendarAlreadySubscribedError:
         pass  # subscribed by a lifecycle replacement meanwhile: nothing more to do
     else:
         report.created.append(practitioner.slug)

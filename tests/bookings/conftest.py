@@ -10,7 +10,7 @@ import pytest
 
 from bookings.push import tasks
 from practitioners import clients
-from practitioners.graph.client import DeltaPage, GraphNotFound
+from practitioners.graph.client import DeltaPage, GraphNotFoundError
 from practitioners.models import BookingType, GraphSubscription, PractitionerKind, SubscriptionReceiver
 from tests.practitioners.factories import PractitionerFactory
 
@@ -75,7 +75,7 @@ class FakeGraph:
         if event_id in self.errors:
             raise self.errors[event_id]
         if event_id not in self.events:
-            raise GraphNotFound(
+            raise GraphNotFoundError(
                 "GET /users/{mailbox}/events/{id}: 404 ErrorItemNotFound", status=404, code="ErrorItemNotFound"
             )
         return copy.deepcopy(self.events[event_id])

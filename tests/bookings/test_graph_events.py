@@ -6,9 +6,9 @@ from bookings.office365 import events as graph_events
 from bookings.office365.events import (
     CALENDLY_MARKERS,
     CALENDLY_QUESTION_LABELS,
-    EventNotABooking,
-    UnreadableAnswer,
-    UnreadableBody,
+    EventNotABookingError,
+    UnreadableAnswerError,
+    UnreadableBodyError,
     calendly_answers_read,
     date_of_birth_parse,
     event_booking_read,
@@ -52,12 +52,12 @@ class TestMobile:
 
     @pytest.mark.parametrize("raw", ["(02) 9876 5432", "+61 2 9876 5432", "03 9123 4567"])
     def test_a_landline_is_not_a_mobile(self, raw):
-        with pytest.raises(UnreadableAnswer, match=r"^mobile_not_a_mobile$"):
+        with pytest.raises(UnreadableAnswerError, match=r"^mobile_not_a_mobile$"):
             mobile_normalise(raw)
 
     @pytest.mark.parametrize("raw", ["12345", "not a number", "", "0412 345"])
     def test_nonsense_is_invalid(self, raw):
-        with pytest.raises(UnreadableAnswer, match=r"^mobile_invalid$"):
+        with pytest.raises(UnreadableAnswerError, match=r"^mobile_invalid$"):
             mobile_normalise(raw)
 
 
@@ -81,7 +81,7 @@ class TestDateOfBirth:
         ["31/02/1980", "29/02/1981", "02/29/1980", "13/13/1980", "1/2/80", "yesterday", "", "26/11/2026", "1/1/1899"],
     )
     def test_impossible_or_unclear_dates_are_refused(self, raw):
-        with pytest.raises(UnreadableAnswer, match=r"^date_of_birth_invalid$"):
+        with pytest.raises(UnreadableAnswerError, match=r"^date_of_birth_invalid$"):
             date_of_birth_parse(raw, today=TODAY)
 
 
@@ -135,7 +135,7 @@ class TestTimes:
         ],
     )
     def test_unreadable_times(self, value):
-        with pytest.raises(EventNotABooking):
+        with pytest.raises(EventNotABookingError):
             graph_time_parse(value)
 
 
@@ -217,7 +217,7 @@ class TestEvent:
 
     def test_an_event_ending_before_it_starts(self):
         event = jane_event(end=jane_event()["start"])
-        with pytest.raises(EventNotABooking, match="ends before it starts"):
+        with pytest.raises(EventNotABookingError, match="ends before it starts"):
             event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
 
     def test_a_confidential_event_is_still_a_booking(self):
@@ -234,7 +234,7 @@ class TestMadeByCalendly:
             body={"contentType": "html", "content": self.MEETING},
             bodyPreview="Agenda: quarterly accounts",
         )
-        with pytest.raises(EventNotABooking, match="no sign of Calendly") as raised:
+        with pytest.raises(EventNotABookingError, match="no sign of Calendly") as raised:
             event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
         assert "accounts" not in str(raised.value)
 
@@ -253,7 +253,7 @@ class TestMadeByCalendly:
     def test_a_look_alike_host_is_no_marker(self):
         content = "<p>Cancel: https://calendly.com.example.net/cancellations/abc</p>"
         event = jane_event(body={"contentType": "html", "content": content})
-        with pytest.raises(EventNotABooking, match="no sign of Calendly"):
+        with pytest.raises(EventNotABookingError, match="no sign of Calendly"):
             event_booking_read(event, mailbox=DR_DIA_MAILBOX, today=TODAY)
 
     def test_the_markers_are_one_constant(self):
@@ -274,7 +274,7 @@ class TestUnreadableHtml:
         monkeypatch.setattr(graph_events._TextExtractor, "feed", feed)
 
     def test_the_error_quotes_nothing_of_the_body(self):
-        with pytest.raises(UnreadableBody) as raised:
+        with pytest.raises(UnreadableBodyError) as raised:
             html_to_text(self.BROKEN)
         assert "Jane" not in str(raised.value)
         assert raised.value.__cause__ is None

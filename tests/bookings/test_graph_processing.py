@@ -17,7 +17,7 @@ from bookings.models import (
     PaymentStatus,
 )
 from bookings.office365.processing import booking_cancel_for_event, booking_upsert_from_event
-from practitioners.graph.client import GraphNotFound, GraphServerError
+from practitioners.graph.client import GraphNotFoundError, GraphServerError
 from tests.bookings.conftest import (
     CONSULTANT_MAILBOX,
     CONSULTANT_SUBSCRIPTION,
@@ -228,7 +228,7 @@ class TestOutOfOrder:
         fake_graph.events[JANE_EVENT_ID] = jane_event()
         process(notification("updated", etag=CREATED_ETAG))
 
-        with pytest.raises(inbox.DeliveryIgnored, match="already applied"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="already applied"):
             process(notification("created", etag=CREATED_ETAG))
         assert Booking.objects.count() == 1
         assert fake_graph.event_gets == [JANE_EVENT_ID]
@@ -275,7 +275,7 @@ class TestOutOfOrder:
             **{"@odata.etag": "v2", "lastModifiedDateTime": "2026-11-25T00:00:00Z"},
         )
 
-        with pytest.raises(inbox.DeliveryIgnored, match="newer version"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="newer version"):
             process(notification("updated", etag="v2"))
         assert Booking.objects.get().starts_at == datetime(2026, 12, 3, 23, 30, tzinfo=UTC)
 
@@ -289,7 +289,7 @@ class TestOutOfOrder:
         assert Booking.objects.get().status == BookingStatus.CANCELLED
 
         fake_graph.events[JANE_EVENT_ID] = jane_event(isCancelled=False, **{"@odata.etag": "v3"})
-        with pytest.raises(inbox.DeliveryIgnored, match="cancellation is final"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="cancellation is final"):
             process(notification("updated", etag="v3"))
 
         assert Booking.objects.get().status == BookingStatus.CANCELLED
@@ -304,14 +304,14 @@ class TestOutOfOrder:
         )
         fake_graph.events[JANE_EVENT_ID] = jane_event()
 
-        with pytest.raises(inbox.DeliveryIgnored, match="cancellation is final"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="cancellation is final"):
             process(notification("created", etag=CREATED_ETAG))
         assert Booking.objects.get().status == BookingStatus.CANCELLED
 
     def test_a_deleted_event_cancels_its_booking_once(self, process, dr_dia, dr_dia_subscription, sync_requests):
         booking = BookingFactory(practitioner=dr_dia, o365_event_id=JANE_EVENT_ID)
         process(notification("deleted"))
-        with pytest.raises(inbox.DeliveryIgnored, match="cancellation is final"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="cancellation is final"):
             process(notification("deleted", etag='W/"other"'))
 
         booking.refresh_from_db()
@@ -320,7 +320,7 @@ class TestOutOfOrder:
 
     def test_a_deletion_never_cancels_another_practitioners_booking(self, process, nurse, dr_dia_subscription):
         booking = BookingFactory(practitioner=nurse, o365_event_id=JANE_EVENT_ID)
-        with pytest.raises(inbox.DeliveryIgnored, match="no booking for this event"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="no booking for this event"):
             process(notification("deleted"))
         booking.refresh_from_db()
         assert booking.status == BookingStatus.BOOKED
@@ -379,7 +379,7 @@ class TestNotAPatientsBooking:
 
     def test_a_cancelled_event_without_a_booking_is_ignored(self, process, dr_dia_subscription, fake_graph):
         fake_graph.events[JANE_EVENT_ID] = jane_event(isCancelled=True)
-        with pytest.raises(inbox.DeliveryIgnored, match="cancelled event with no booking"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="cancelled event with no booking"):
             process(notification("updated"))
 
 
@@ -450,7 +450,7 @@ class TestEventFetch:
         self, post, dr_dia, dr_dia_subscription, fake_graph, sync_requests
     ):
         booking = BookingFactory(practitioner=dr_dia, o365_event_id=JANE_EVENT_ID)
-        fake_graph.errors[JANE_EVENT_ID] = GraphNotFound(
+        fake_graph.errors[JANE_EVENT_ID] = GraphNotFoundError(
             "GET /users/{mailbox}/events/{id}: 404 ErrorInvalidUser", status=404, code="ErrorInvalidUser"
         )
 
@@ -458,16 +458,16 @@ class TestEventFetch:
 
         delivery = InboundDelivery.objects.get()
         assert delivery.status == DeliveryStatus.FAILED
-        assert delivery.last_error.startswith("GraphNotFound")
+        assert delivery.last_error.startswith("GraphNotFoundError")
         booking.refresh_from_db()
         assert booking.status == BookingStatus.BOOKED
         assert sync_requests == []
 
     def test_a_404_without_a_code_cancels_nothing(self, process, dr_dia, dr_dia_subscription, fake_graph):
         booking = BookingFactory(practitioner=dr_dia, o365_event_id=JANE_EVENT_ID)
-        fake_graph.errors[JANE_EVENT_ID] = GraphNotFound("GET /users/{mailbox}/events/{id}: 404", status=404)
+        fake_graph.errors[JANE_EVENT_ID] = GraphNotFoundError("GET /users/{mailbox}/events/{id}: 404", status=404)
 
-        with pytest.raises(GraphNotFound):
+        with pytest.raises(GraphNotFoundError):
             process(notification("updated"))
         booking.refresh_from_db()
         assert booking.status == BookingStatus.BOOKED

@@ -82,7 +82,7 @@ class TestProcess:
         assert delivery.last_error == ""
 
     def test_an_ignored_delivery_keeps_its_reason(self, recording_handler):
-        recording_handler.outcome = inbox.DeliveryIgnored("a practitioner's own meeting")
+        recording_handler.outcome = inbox.DeliveryIgnoredError("a practitioner's own meeting")
         delivery = InboundDeliveryFactory()
         inbox.delivery_process(delivery_id=delivery.pk)
 

@@ -6,13 +6,19 @@ import pytest
 from bookings.inbox import deliveries as inbox
 from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery
 from bookings.office365.subscription_lifecycle import (
-    SubscriptionUpkeepFailed,
+    SubscriptionUpkeepFailedError,
     calendar_resync,
     due_calendars_resync,
     graph_lifecycle_process,
 )
 from practitioners.graph import subscriptions
-from practitioners.graph.client import DeltaPage, GraphDeltaExpired, GraphNotFound, GraphServerError, GraphThrottled
+from practitioners.graph.client import (
+    DeltaPage,
+    GraphDeltaExpiredError,
+    GraphNotFoundError,
+    GraphServerError,
+    GraphThrottledError,
+)
 from practitioners.models import GraphSubscription, SubscriptionGap
 from tests.bookings.conftest import (
     DR_DIA_SUBSCRIPTION,
@@ -109,9 +115,9 @@ class TestLifecycleEvents:
         assert Booking.objects.get().o365_event_id == "AAMkNURSE2="
 
     def test_a_failed_reauthorization_fails_the_delivery_for_a_retry(self, nurse_subscription, fake_graph):
-        fake_graph.upkeep_error = GraphThrottled("POST /subscriptions/{id}/reauthorize: 429", status=429)
+        fake_graph.upkeep_error = GraphThrottledError("POST /subscriptions/{id}/reauthorize: 429", status=429)
 
-        with pytest.raises(SubscriptionUpkeepFailed, match="GraphThrottled"):
+        with pytest.raises(SubscriptionUpkeepFailedError, match="GraphThrottledError"):
             graph_lifecycle_process(notification=lifecycle("reauthorizationRequired"), client=fake_graph, now=NOW)
         nurse_subscription.refresh_from_db()
         assert nurse_subscription.renewal_failures == 1
@@ -121,7 +127,7 @@ class TestLifecycleEvents:
     ):
         fake_graph.events["AAMkNURSE2="] = nurse_event()
         fake_graph.delta_pages = [
-            GraphThrottled("GET /users/{mailbox}/calendarView/delta: 429", status=429),
+            GraphThrottledError("GET /users/{mailbox}/calendarView/delta: 429", status=429),
             DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK),
         ]
 
@@ -145,11 +151,11 @@ class TestLifecycleEvents:
         assert len(fake_graph.delta_calls) == 1
 
     def test_an_unknown_subscription_is_ignored(self, fake_graph):
-        with pytest.raises(inbox.DeliveryIgnored, match="subscription is no longer known"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="subscription is no longer known"):
             graph_lifecycle_process(notification=lifecycle("missed"), client=fake_graph, now=NOW)
 
     def test_an_unknown_lifecycle_event_is_ignored(self, nurse_subscription, fake_graph):
-        with pytest.raises(inbox.DeliveryIgnored, match="not a lifecycle event"):
+        with pytest.raises(inbox.DeliveryIgnoredError, match="not a lifecycle event"):
             graph_lifecycle_process(notification=lifecycle("somethingNew"), client=fake_graph, now=NOW)
 
     def test_a_replayed_removal_of_a_replaced_subscription_is_ignored(
@@ -214,7 +220,7 @@ class TestCalendarResync:
         nurse_subscription.save()
         fresh_link = DELTA_LINK.replace("round-2", "fresh")
         fake_graph.delta_pages = [
-            GraphDeltaExpired("GET /users/{mailbox}/calendarView/delta: 410", status=410),
+            GraphDeltaExpiredError("GET /users/{mailbox}/calendarView/delta: 410", status=410),
             DeltaPage(events=[], removed_ids=[], delta_link=fresh_link),
         ]
 
@@ -291,12 +297,12 @@ class TestResyncReadsEachChangedEvent:
         self, nurse, nurse_subscription, fake_graph
     ):
         booking = BookingFactory(practitioner=nurse, o365_event_id=NURSE_EVENT_ID)
-        fake_graph.errors[NURSE_EVENT_ID] = GraphNotFound(
+        fake_graph.errors[NURSE_EVENT_ID] = GraphNotFoundError(
             "GET /users/{mailbox}/events/{id}: 404 ErrorInvalidUser", status=404, code="ErrorInvalidUser"
         )
         fake_graph.delta_pages = [DeltaPage(events=[], removed_ids=[NURSE_EVENT_ID], delta_link=DELTA_LINK)]
 
-        with pytest.raises(GraphNotFound):
+        with pytest.raises(GraphNotFoundError):
             calendar_resync(subscription=nurse_subscription, client=fake_graph, now=NOW)
 
         booking.refresh_from_db()
@@ -414,7 +420,7 @@ class TestFirstImport:
         nurse_subscription.delta_link = DELTA_LINK
         nurse_subscription.save()
         fake_graph.delta_pages = [
-            GraphDeltaExpired("GET /users/{mailbox}/calendarView/delta: 410", status=410),
+            GraphDeltaExpiredError("GET /users/{mailbox}/calendarView/delta: 410", status=410),
             DeltaPage(events=[], removed_ids=[], delta_link=DELTA_LINK),
         ]
 

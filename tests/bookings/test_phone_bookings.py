@@ -14,8 +14,8 @@ from bookings.audit import AuditActor
 from bookings.console import patient_search, phone_bookings
 from bookings.console.patient_search import patient_query_parse
 from bookings.console.phone_bookings import (
-    PhoneBookingRefused,
-    SlotTaken,
+    PhoneBookingRefusedError,
+    SlotTakenError,
     phone_booking_cancel,
     phone_booking_create,
     phone_booking_move,
@@ -223,7 +223,7 @@ def test_a_time_already_passed_is_refused_and_nothing_is_sent(desk, front_desk, 
 
 
 def test_the_service_refuses_a_booking_in_the_past(nurse, desk_actor, sync_requests):
-    with time_machine.travel(sydney(2026, 12, 1, 14), tick=False), pytest.raises(PhoneBookingRefused) as refused:
+    with time_machine.travel(sydney(2026, 12, 1, 14), tick=False), pytest.raises(PhoneBookingRefusedError) as refused:
         phone_booking_create(
             practitioner=nurse,
             patient=PatientFactory(),
@@ -607,7 +607,7 @@ def test_a_move_to_a_time_already_passed_is_refused(desk, front_desk, phone_book
         assert response.status_code == 200
         assert "Mon 30 Nov 2026 11:00 has already passed" in field_errors(response, "time")
 
-        with pytest.raises(PhoneBookingRefused, match="has already passed") as refused:
+        with pytest.raises(PhoneBookingRefusedError, match="has already passed") as refused:
             phone_booking_move(
                 booking=phone_booking,
                 practitioner=phone_booking.practitioner,
@@ -750,9 +750,9 @@ def test_the_search_box_is_read_as_names_dates_mobiles_and_emails(text, expected
 
 def test_only_phone_bookings_are_moved_or_cancelled_by_the_services(nurse, desk_actor):
     booking = BookingFactory(practitioner=nurse)
-    with pytest.raises(PhoneBookingRefused, match="not made by phone"):
+    with pytest.raises(PhoneBookingRefusedError, match="not made by phone"):
         phone_booking_cancel(booking=booking, reason="No", actor=desk_actor)
-    with pytest.raises(PhoneBookingRefused, match="not made by phone"):
+    with pytest.raises(PhoneBookingRefusedError, match="not made by phone"):
         phone_booking_move(
             booking=booking,
             practitioner=nurse,
@@ -774,7 +774,7 @@ def test_slot_taken_names_the_winner(nurse, desk_actor, sync_requests):
         follows=None,
         actor=desk_actor,
     )
-    with pytest.raises(SlotTaken) as taken:
+    with pytest.raises(SlotTakenError) as taken:
         phone_booking_create(
             practitioner=nurse,
             patient=PatientFactory(),
@@ -831,7 +831,7 @@ def test_two_receptionists_booking_one_slot_at_once_get_one_booking(nurse, front
     [winner] = Booking.objects.filter(kind=BookingKind.PHONE)
     refused = [outcome for outcome in outcomes.values() if not isinstance(outcome, Booking)]
     assert len(refused) == 1
-    assert isinstance(refused[0], SlotTaken), refused[0]
+    assert isinstance(refused[0], SlotTakenError), refused[0]
     assert refused[0].clash.pk == winner.pk
     assert f"Booking #{winner.pk}" in str(refused[0])
     assert AuditEntry.objects.filter(action=AuditAction.PHONE_BOOKING_CREATED).count() == 1
@@ -870,7 +870,7 @@ def test_the_constraint_s_refusal_becomes_slot_taken(nurse, desk_actor, sync_req
 
     monkeypatch.setattr(phone_bookings, "slot_clash", missing_the_first_time)
 
-    with pytest.raises(SlotTaken) as taken:
+    with pytest.raises(SlotTakenError) as taken:
         phone_booking_create(
             practitioner=nurse,
             patient=PatientFactory(),

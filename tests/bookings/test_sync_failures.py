@@ -10,7 +10,7 @@ from bookings.changes import booking_changed
 from bookings.models import Booking, SyncAttempt, SyncOperation, SyncOutcome, SyncState
 from bookings.push import sync, tasks
 from bookings.push.review import booking_sync_retry
-from medirecords import RateLimited, ServerError
+from medirecords import RateLimitedError, ServerError
 from medirecords.sandbox import SANDBOX_PRACTITIONERS
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, sydney
 
@@ -96,7 +96,7 @@ def test_back_off_grows_exponentially_with_full_jitter_up_to_the_cap(settings):
         delays = [sync.retry_delay_seconds(failures=failures) for _ in range(200)]
         assert all(0 <= delay <= ceiling for delay in delays)
         assert max(delays) > ceiling / 2
-    limited = RateLimited("rate limited", retry_after=120)
+    limited = RateLimitedError("rate limited", retry_after=120)
     assert sync.retry_delay_seconds(failures=1, error=limited) >= 120
     assert sync.retry_delay_seconds(failures=1, error=ServerError("boom", status=500)) <= 10
 
@@ -154,6 +154,29 @@ def test_a_refused_appointment_needs_attention_until_fixed_and_retried(
         {"sync_state": "needs_attention"},
         {"sync_state": "pending"},
     )
+
+
+def test_an_unexpected_value_error_in_the_push_is_a_bug_left_for_the_sweep_not_needs_attention(
+    sandbox, mr_client, dr_dia, monkeypatch, settings, sync_requests, django_capture_on_commit_callbacks
+):
+    booking = booking_at(dr_dia, sydney(2026, 12, 8), patient=new_person())
+
+    def push_with_a_bug(**_arguments):
+        raise ValueError("a bug in the push")
+
+    monkeypatch.setattr(sync, "appointment_push", push_with_a_bug)
+
+    with pytest.raises(ValueError, match="a bug in the push"):
+        sync.booking_sync(booking_id=booking.pk, client=mr_client)
+
+    booking.refresh_from_db()
+    assert booking.sync_state == SyncState.PENDING
+    assert booking.sync_error == ""
+    assert booking.sync_lease_until is None
+    later = timezone.now() + timedelta(seconds=settings.INBOX_SWEEP_AGE_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.booking_sync_sweep(now=later)
+    assert sync_requests == [booking.pk]
 
 
 def test_sync_attempts_and_errors_hold_no_patient_data(sandbox, mr_client, dr_dia):

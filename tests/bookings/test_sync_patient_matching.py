@@ -7,7 +7,7 @@ import pytest
 from bookings.descriptions import normalised_name
 from bookings.models import Booking, Patient, SyncState
 from bookings.push import sync
-from bookings.push.errors import SyncNeedsAttention
+from bookings.push.errors import SyncNeedsAttentionError
 from bookings.push.patient_matching import MatchResult, medirecords_mobile, patient_match_or_create
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, seed_medirecords_patient, sydney
 
@@ -101,7 +101,7 @@ def test_the_name_limit_is_a_setting_and_covers_the_first_name(sandbox, mr_clien
     settings.MEDIRECORDS_NAME_MAX_LENGTH = 10
     patient = new_person(first_name="Janette-Louise", last_name="Citizen")
 
-    with pytest.raises(SyncNeedsAttention, match="first name is 14 characters, more than the 10"):
+    with pytest.raises(SyncNeedsAttentionError, match="first name is 14 characters, more than the 10"):
         patient_match_or_create(patient=patient, client=mr_client)
     assert sandbox.store.patients() == []
 

@@ -7,7 +7,7 @@ import pytest
 
 from bookings.models import InboundDelivery
 from forms_intake.models import FormSubmission
-from forms_intake.parsing import MalformedSubmission, webhook_fields
+from forms_intake.parsing import MalformedSubmissionError, webhook_fields
 from forms_intake.validation import Problem, intake_validate
 from tests.conftest import requires_postgresql_column_rules
 from tests.forms_intake.conftest import FULL_FORM_ID, SUBMISSION_ID, WEBHOOK_TOKEN, full_intake
@@ -71,7 +71,7 @@ class TestIds:
 
     @pytest.mark.parametrize(("name", "value"), ODD_IDS, ids=IDS)
     def test_an_odd_id_is_malformed(self, name, value):
-        with pytest.raises(MalformedSubmission):
+        with pytest.raises(MalformedSubmissionError):
             webhook_fields(fields(**{name: value}))
 
     @pytest.mark.parametrize(("name", "value"), ODD_IDS, ids=IDS)

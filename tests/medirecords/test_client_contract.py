@@ -16,9 +16,9 @@ from medirecords import (
     MediRecordsClient,
     NewAppointment,
     NewPatient,
-    NotFound,
+    NotFoundError,
     PatientNumbers,
-    RateLimited,
+    RateLimitedError,
     ServerError,
     TransportError,
     ValidationError,
@@ -219,7 +219,7 @@ class TestAppointments:
         patient = client.patient_create(jane())
         created = client.appointment_create(appointment_for(patient.id, self.STARTS))
         client.appointment_delete(created.id)
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFoundError):
             client.appointment_get(created.id)
 
     @pytest.mark.parametrize(
@@ -273,7 +273,7 @@ class TestErrors:
             client.providers()
 
     def test_an_unknown_patient_is_not_found(self, client):
-        with pytest.raises(NotFound, match="No Patient for id"):
+        with pytest.raises(NotFoundError, match="No Patient for id"):
             client.patient_get("5b0e3f2a-0000-4000-8000-000000000000")
 
     def test_bad_fields_are_a_validation_error_naming_them(self, client):
@@ -303,7 +303,7 @@ class TestErrors:
     def test_a_retry_after_beyond_the_clients_patience_is_raised(self, sandbox):
         client = make_client(sandbox, retry_after_max_seconds=5)
         sandbox.set_faults(fail_next=[{"status": 429, "count": 1, "method": "GET", "retry_after": 60}])
-        with pytest.raises(RateLimited) as raised:
+        with pytest.raises(RateLimitedError) as raised:
             client.providers()
         assert raised.value.retry_after == 60
 

@@ -10,8 +10,8 @@ import responses
 
 from medirecords import (
     MediRecordsClient,
-    NotFound,
-    RateLimited,
+    NotFoundError,
+    RateLimitedError,
     ServerError,
     TransportError,
     ValidationError,
@@ -58,7 +58,7 @@ def test_a_429_waits_as_long_as_retry_after_says(client, sleeps):
 def test_a_retry_after_longer_than_the_client_will_wait_is_raised_to_the_caller(client, sleeps):
     responses.get(PATIENT_URL, status=429, headers={"Retry-After": "600"})
 
-    with pytest.raises(RateLimited) as raised:
+    with pytest.raises(RateLimitedError) as raised:
         client.patient_get("p-1")
     assert raised.value.retry_after == 600.0
     assert sleeps == []
@@ -140,7 +140,7 @@ def test_a_success_that_is_not_json_is_a_transport_error(client):
 @responses.activate
 def test_not_found_carries_the_message(client):
     responses.get(PATIENT_URL, status=404, json={"message": "No Patient for id: p-1"})
-    with pytest.raises(NotFound, match="No Patient for id"):
+    with pytest.raises(NotFoundError, match="No Patient for id"):
         client.patient_get("p-1")
 
 

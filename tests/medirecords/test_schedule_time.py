@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from medirecords.schedule_time import (
-    AmbiguousLocalTime,
-    NonexistentLocalTime,
+    AmbiguousLocalTimeError,
+    NonexistentLocalTimeError,
     from_schedule_time,
     local_wall_time,
     to_schedule_time,
@@ -40,12 +40,12 @@ def test_a_naive_datetime_is_refused():
 
 
 def test_a_skipped_wall_time_is_refused_for_a_person_to_correct():
-    with pytest.raises(NonexistentLocalTime, match="skip"):
+    with pytest.raises(NonexistentLocalTimeError, match="skip"):
         local_wall_time(datetime(2026, 10, 4, 2, 30), time_zone=SYDNEY)  # noqa: DTZ001
 
 
 def test_a_repeated_wall_time_is_refused_for_a_person_to_choose():
-    with pytest.raises(AmbiguousLocalTime, match="twice"):
+    with pytest.raises(AmbiguousLocalTimeError, match="twice"):
         local_wall_time(datetime(2027, 4, 4, 2, 30), time_zone=SYDNEY)  # noqa: DTZ001
 
 

@@ -17,11 +17,11 @@ from practitioners.graph.client import (
     DeltaPage,
     GraphAuthError,
     GraphClient,
-    GraphDeltaExpired,
+    GraphDeltaExpiredError,
     GraphError,
-    GraphNotFound,
+    GraphNotFoundError,
     GraphServerError,
-    GraphThrottled,
+    GraphThrottledError,
     GraphTransportError,
     events_resource_parse,
     is_item_gone,
@@ -240,9 +240,9 @@ def test_events_resource_parse(resource, expected):
 @pytest.mark.parametrize(
     ("error", "gone"),
     [
-        (GraphNotFound("404", status=404, code="ErrorItemNotFound"), True),
-        (GraphNotFound("404", status=404, code="ErrorInvalidUser"), False),
-        (GraphNotFound("404", status=404), False),
+        (GraphNotFoundError("404", status=404, code="ErrorItemNotFound"), True),
+        (GraphNotFoundError("404", status=404, code="ErrorInvalidUser"), False),
+        (GraphNotFoundError("404", status=404), False),
         (GraphServerError("500", status=500, code="ErrorItemNotFound"), False),
     ],
 )
@@ -254,7 +254,7 @@ def test_only_graphs_item_not_found_says_the_item_is_gone(error, gone):
 def test_a_missing_event_carries_graphs_code(graph_without_retries):
     responses.get(EVENT_URL, status=404, json=graph_error("ErrorItemNotFound", "The specified object was not found."))
 
-    with pytest.raises(GraphNotFound) as raised:
+    with pytest.raises(GraphNotFoundError) as raised:
         graph_without_retries.event_get(mailbox=MAILBOX, event_id=EVENT_ID)
     assert is_item_gone(raised.value)
 
@@ -273,7 +273,7 @@ def test_an_expired_delta_link_is_its_own_error(graph):
     delta_link = f"{GRAPH}/users/{MAILBOX}/calendarView/delta?$deltatoken=old"
     responses.get(delta_link, status=410, json=graph_error("SyncStateNotFound", "The sync state was not found."))
 
-    with pytest.raises(GraphDeltaExpired) as raised:
+    with pytest.raises(GraphDeltaExpiredError) as raised:
         graph.calendar_delta(mailbox=MAILBOX, start=EXPIRES, end=EXPIRES, delta_link=delta_link)
     assert raised.value.code == "SyncStateNotFound"
 
@@ -315,7 +315,7 @@ def test_retry_after_as_an_http_date_is_understood(graph, sleeps):
 def test_a_retry_after_longer_than_the_client_waits_is_raised_for_the_caller_to_reschedule(graph, sleeps):
     responses.get(EVENT_URL, status=429, headers={"Retry-After": "600"}, json=graph_error("TooManyRequests", "slow"))
 
-    with pytest.raises(GraphThrottled) as raised:
+    with pytest.raises(GraphThrottledError) as raised:
         graph.event_get(mailbox=MAILBOX, event_id=EVENT_ID)
     assert raised.value.retry_after == 600.0
     assert raised.value.code == "TooManyRequests"
@@ -339,7 +339,7 @@ def test_throttling_that_outlasts_the_retries_is_graph_throttled(graph, sleeps):
     for _ in range(4):
         responses.delete(SUBSCRIPTION_URL, status=503, headers={"Retry-After": "1"})
 
-    with pytest.raises(GraphThrottled) as raised:
+    with pytest.raises(GraphThrottledError) as raised:
         graph.subscription_delete(subscription_id=SUBSCRIPTION_ID)
     assert raised.value.retry_after == 1.0
     assert sleeps == [1.0, 1.0, 1.0]
@@ -385,7 +385,7 @@ def test_a_post_refused_with_retry_after_is_sent_again(graph, sleeps):
 
 @responses.activate
 @pytest.mark.parametrize(
-    ("status", "error_type"), [(503, GraphThrottled), (504, GraphServerError), (500, GraphServerError)]
+    ("status", "error_type"), [(503, GraphThrottledError), (504, GraphServerError), (500, GraphServerError)]
 )
 def test_a_post_refused_without_retry_after_is_not_sent_again(graph, sleeps, status, error_type):
     responses.post(f"{SUBSCRIPTION_URL}/reauthorize", status=status)
@@ -444,12 +444,12 @@ def graph_without_retries(sleeps):
     [
         (400, GraphError),
         (403, GraphAuthError),
-        (404, GraphNotFound),
+        (404, GraphNotFoundError),
         (409, GraphError),
-        (429, GraphThrottled),
+        (429, GraphThrottledError),
         (500, GraphServerError),
         (502, GraphServerError),
-        (503, GraphThrottled),
+        (503, GraphThrottledError),
         (504, GraphServerError),
     ],
 )
@@ -472,7 +472,7 @@ def test_graphs_error_message_is_kept_without_addresses(graph_without_retries):
         json=graph_error("ErrorInvalidUser", f"The requested user '{MAILBOX}' is invalid."),
     )
 
-    with pytest.raises(GraphNotFound) as raised:
+    with pytest.raises(GraphNotFoundError) as raised:
         graph_without_retries.event_get(mailbox=MAILBOX, event_id=EVENT_ID)
     message = str(raised.value)
     assert "ErrorInvalidUser" in message

@@ -10,7 +10,7 @@ import time_machine
 from django.db import IntegrityError, transaction
 from responses import matchers
 
-from practitioners.graph.client import GraphNotFound, GraphServerError
+from practitioners.graph.client import GraphNotFoundError, GraphServerError
 from practitioners.graph.subscriptions import (
     RenewOutcome,
     graph_subscription_create,
@@ -484,5 +484,5 @@ def test_renewal_errors_are_typed_for_callers(graph, graph_http):
     subscription = GraphSubscriptionFactory()
     graph_http.patch(f"{SUBSCRIPTIONS}/{subscription.graph_id}", status=404)
 
-    with pytest.raises(GraphNotFound):
+    with pytest.raises(GraphNotFoundError):
         graph.subscription_renew(subscription_id=subscription.graph_id, expires_at=NOW)

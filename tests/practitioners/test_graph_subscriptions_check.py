@@ -13,7 +13,7 @@ from practitioners.graph import subscriptions
 from practitioners.graph.client import GraphServerError
 from practitioners.graph.subscriptions import (
     UPKEEP_LEASE_NAME,
-    CalendarAlreadySubscribed,
+    CalendarAlreadySubscribedError,
     SyncReport,
     graph_subscription_create,
     graph_subscriptions_check,
@@ -82,7 +82,7 @@ class TestOneSubscriptionPerCalendar:
         practitioner = PractitionerFactory()
         theirs = GraphSubscriptionFactory(practitioner=practitioner)
 
-        with pytest.raises(CalendarAlreadySubscribed):
+        with pytest.raises(CalendarAlreadySubscribedError):
             graph_subscription_create(practitioner=practitioner, client=graph, now=NOW)
 
         assert graph.deleted == ["new-subscription-1"]
