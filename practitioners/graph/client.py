@@ -12,7 +12,6 @@ mailbox address, an id or anything an event contains.
 """
 
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +22,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+
+from config.backoff import full_jitter_seconds
 
 logger = logging.getLogger("clinic.graph")
 
@@ -341,8 +342,7 @@ class GraphClient:
 
     def _backoff(self, retries: int) -> float:
         """Exponential back-off with full jitter, so several workers do not retry in step."""
-        ceiling = min(BACKOFF_MAX_SECONDS, self.backoff_seconds * 2 ** (retries - 1))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+        return full_jitter_seconds(attempt=retries, base_seconds=self.backoff_seconds, cap_seconds=BACKOFF_MAX_SECONDS)
 
     @staticmethod
     def _log(method: str, path_template: str, status: int | None, started: float, attempt: int) -> None:
