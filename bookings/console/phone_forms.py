@@ -19,7 +19,7 @@ from bookings.models import (
 from bookings.selectors import bookings_visible_to
 from medirecords.schedule_time import AmbiguousLocalTime, NonexistentLocalTime, local_wall_time, minutes_between
 from practitioners.models import Practitioner
-from practitioners.practice_time import practice_zone
+from practitioners.practice_time import practice_local, practice_zone
 
 PHONE_DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 PHONE_TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
@@ -221,8 +221,7 @@ class PhoneBookingMoveForm(AppointmentSlotForm):
     )
 
     def __init__(self, *args: Any, booking: Booking, **kwargs: Any) -> None:
-        zone = practice_zone()
-        starts_at = booking.starts_at.astimezone(zone)
+        starts_at = practice_local(booking.starts_at)
         initial = {
             "practitioner": booking.practitioner_id,
             "date": starts_at.date(),

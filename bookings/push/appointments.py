@@ -14,7 +14,8 @@ from enum import StrEnum
 from django.conf import settings
 from django.utils import timezone
 
-from bookings.models import Booking, BookingKind, BookingStatus, SyncOperation
+from bookings.descriptions import BookingOrigin, booking_origin
+from bookings.models import Booking, BookingStatus, SyncOperation
 from bookings.push.attempts import attempt_recorded
 from bookings.push.errors import SyncNeedsAttention
 from medirecords import Appointment, AppointmentStatus, MediRecordsClient, NewAppointment, NotFound, Reminders
@@ -223,12 +224,18 @@ def _minutes(start: datetime, end: datetime) -> int:
     return int((end - start) / timedelta(minutes=1))
 
 
+# How the appointment's notes name where the booking came from. Every booking that did not come
+# by phone reached us through an Office 365 calendar, so that is what an unknown origin says.
+_SOURCE_WORDS = {
+    BookingOrigin.PHONE: "a phone booking",
+    BookingOrigin.CALENDLY: "Calendly (Office 365 calendar)",
+    BookingOrigin.OFFICE_365: "the Office 365 calendar",
+    BookingOrigin.UNKNOWN: "the Office 365 calendar",
+}
+
+
 def _source(booking: Booking) -> str:
-    if booking.kind == BookingKind.PHONE:
-        return "a phone booking"
-    if booking.calendly_invitee_uri or booking.calendly_cancel_url or booking.calendly_reschedule_url:
-        return "Calendly (Office 365 calendar)"
-    return "the Office 365 calendar"
+    return _SOURCE_WORDS[booking_origin(booking)]
 
 
 def _cancellation_note(booking: Booking) -> str:
