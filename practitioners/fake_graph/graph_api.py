@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from practitioners.fake_graph.core import FakeGraph
 from practitioners.fake_graph.delta import DeltaPage
-from practitioners.fake_graph.formats import GraphError
+from practitioners.fake_graph.formats import GraphError, method_not_allowed
 from practitioners.fake_graph.web import Call, Handler, Reply, Router
 
 GRAPH_CONTENT_TYPE = (
@@ -99,9 +99,6 @@ def _router(graph: FakeGraph) -> Router:
     def not_found(call: Call) -> Reply:
         segment = call.path.rstrip("/").rsplit("/", 1)[-1]
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
-
-    def method_not_allowed(call: Call) -> Reply:
-        raise GraphError(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
 
     subscription = r"/v1\.0/subscriptions/(?P<id>[^/]+)"
     user = r"/v1\.0/users/(?P<user>[^/]+)"

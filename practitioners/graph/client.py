@@ -360,21 +360,22 @@ class GraphClient:
 
 def _events_path(*, mailbox: str, calendar_id: str) -> tuple[str, str]:
     """The events collection of the mailbox's default calendar or of one of its calendars."""
-    if calendar_id:
-        return (
-            f"/users/{_segment(mailbox)}/calendars/{_segment(calendar_id)}/events",
-            "/users/{mailbox}/calendars/{calendar}/events",
-        )
-    return f"/users/{_segment(mailbox)}/events", "/users/{mailbox}/events"
+    return _calendar_collection_path(mailbox=mailbox, calendar_id=calendar_id, collection="events")
 
 
 def _calendar_view_path(*, mailbox: str, calendar_id: str) -> tuple[str, str]:
+    return _calendar_collection_path(mailbox=mailbox, calendar_id=calendar_id, collection="calendarView")
+
+
+def _calendar_collection_path(*, mailbox: str, calendar_id: str, collection: str) -> tuple[str, str]:
+    """The path of `collection` in the mailbox's default calendar or in one of its calendars,
+    and the template logged for it (no mailbox or id)."""
     if calendar_id:
         return (
-            f"/users/{_segment(mailbox)}/calendars/{_segment(calendar_id)}/calendarView",
-            "/users/{mailbox}/calendars/{calendar}/calendarView",
+            f"/users/{_segment(mailbox)}/calendars/{_segment(calendar_id)}/{collection}",
+            f"/users/{{mailbox}}/calendars/{{calendar}}/{collection}",
         )
-    return f"/users/{_segment(mailbox)}/calendarView", "/users/{mailbox}/calendarView"
+    return f"/users/{_segment(mailbox)}/{collection}", f"/users/{{mailbox}}/{collection}"
 
 
 def _segment(value: str) -> str:
