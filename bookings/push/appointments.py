@@ -224,18 +224,15 @@ def _minutes(start: datetime, end: datetime) -> int:
     return int((end - start) / timedelta(minutes=1))
 
 
-# How the appointment's notes name where the booking came from. Every booking that did not come
-# by phone reached us through an Office 365 calendar, so that is what an unknown origin says.
-_SOURCE_WORDS = {
-    BookingOrigin.PHONE: "a phone booking",
-    BookingOrigin.CALENDLY: "Calendly (Office 365 calendar)",
-    BookingOrigin.OFFICE_365: "the Office 365 calendar",
-    BookingOrigin.UNKNOWN: "the Office 365 calendar",
-}
-
-
 def _source(booking: Booking) -> str:
-    return _SOURCE_WORDS[booking_origin(booking)]
+    """Where the booking came from, in the appointment's notes."""
+    origin = booking_origin(booking)
+    if origin == BookingOrigin.PHONE:
+        return "a phone booking"
+    if origin == BookingOrigin.CALENDLY:
+        return "Calendly (Office 365 calendar)"
+    # Every booking not made by phone reached us through an Office 365 calendar, whatever it shows.
+    return "the Office 365 calendar"
 
 
 def _cancellation_note(booking: Booking) -> str:
