@@ -27,10 +27,9 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from benchmarks.baseline_views import RAW_TABLE
-from benchmarks.harness import recreate_database, wait_until_serving, with_database
+from benchmarks.harness import PROJECT_ROOT, database_admin_url, recreate_database, wait_until_serving, with_database
 from benchmarks.load import LoadResult, run_load
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIPTION_ID = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07"
 CLIENT_STATE = "benchmark-client-state-" + "x" * 40
 MAILBOX = "5f1c2e4b-7a0d-4c55-9d3e-2b8a1f6c9e10"
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     options = parser.parse_args(argv)
 
-    admin_url = os.environ.get("BENCHMARK_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    admin_url = database_admin_url()
     database_url = with_database(admin_url, "clinic_benchmark")
     environment = {
         **os.environ,

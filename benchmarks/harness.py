@@ -5,12 +5,21 @@ import os
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from medirecords.sandbox import SandboxServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The bearer token the drivers' sandbox accepts and hands to the service processes.
+SANDBOX_TOKEN = "benchmark-sandbox-token"  # noqa: S105 - the local sandbox's, not a secret
+
+
+def database_admin_url() -> str:
+    """Where a driver creates and drops its databases: BENCHMARK_DATABASE_ADMIN_URL, or the local server."""
+    return os.environ.get("BENCHMARK_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
 def sandbox_service_environment(*, database_url: str, queue: str, sandbox: SandboxServer, token: str) -> dict[str, str]:
@@ -40,6 +49,36 @@ def migrate_and_seed(*, python: str, environment: dict[str, str], seed: str, boo
         env={**environment, "BENCHMARK_BOOKINGS": str(bookings)},
         check=True,
     )
+
+
+def django_shell_output(*, python: str, environment: dict[str, str], script: str) -> str:
+    """The last line `script` prints when run in the Django shell of a driver's database."""
+    result = subprocess.run(
+        [python, "manage.py", "shell", "-c", script],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def celery_worker_command(*, python: str, queue: str) -> list[str]:
+    """A Celery worker on `queue` taking one task at a time, without the cluster's chatter."""
+    return [
+        *(python, "-m", "celery", "-A", "config", "worker", "--queues", queue, "--concurrency", "1"),
+        *("--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"),
+    ]
+
+
+def processes_stop(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """Ask every process to stop, then wait for each: asked together, they stop together."""
+    running = list(processes)
+    for process in running:
+        process.terminate()
+    for process in running:
+        process.wait(timeout=60)
 
 
 def with_database(url: str, name: str) -> str:

@@ -21,7 +21,12 @@ from pathlib import Path
 
 from benchmarks.harness import (
     PROJECT_ROOT,
+    SANDBOX_TOKEN,
+    celery_worker_command,
+    database_admin_url,
+    django_shell_output,
     migrate_and_seed,
+    processes_stop,
     recreate_database,
     sandbox_service_environment,
     with_database,
@@ -29,7 +34,6 @@ from benchmarks.harness import (
 from benchmarks.medirecords_sync import PENDING, SEED
 from medirecords.sandbox import SandboxServer
 
-TOKEN = "benchmark-sandbox-token"  # noqa: S105 - the local sandbox's, not a secret
 WORKERS = 2
 
 LONGEST_GAP = """
@@ -51,17 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage-seconds", type=float, default=300.0)
     parser.add_argument("--latency-ms", type=int, default=20)
     options = parser.parse_args(argv)
-    admin_url = os.environ.get("BENCHMARK_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    admin_url = database_admin_url()
     database_name = os.environ.get("BENCHMARK_DATABASE_NAME", "clinic_benchmark_recovery")
 
-    with SandboxServer(token=TOKEN, faults={"latency_ms": options.latency_ms, "error_rate": 1.0}) as sandbox:
+    with SandboxServer(token=SANDBOX_TOKEN, faults={"latency_ms": options.latency_ms, "error_rate": 1.0}) as sandbox:
         python = sys.executable
         recreate_database(python=python, admin_url=admin_url, name=database_name)
         environment = sandbox_service_environment(
             database_url=with_database(admin_url, database_name),
             queue=f"benchmark-recovery-{os.getpid()}",
             sandbox=sandbox,
-            token=TOKEN,
+            token=SANDBOX_TOKEN,
         )
         migrate_and_seed(python=python, environment=environment, seed=SEED, bookings=options.bookings)
         print(
@@ -79,11 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(1)
                 all_in = time.monotonic() - recovered
             finally:
-                for process in processes:
-                    process.terminate()
-                for process in processes:
-                    process.wait(timeout=60)
-        longest_gap = _shell(python, environment, LONGEST_GAP)
+                processes_stop(processes)
+        longest_gap = django_shell_output(python=python, environment=environment, script=LONGEST_GAP)
         calls = sandbox.requests
         first_answer = next(call["time"] for call in calls if call["time"] >= recovered)
         appointments = len(sandbox.store.appointments())
@@ -98,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _workers_and_beat(python: str, environment: dict[str, str], *, schedule: Path) -> list[subprocess.Popen[bytes]]:
     queue = environment["CELERY_TASK_DEFAULT_QUEUE"]
-    worker = [python, "-m", "celery", "-A", "config", "worker", "--queues", queue, "--concurrency", "1"]
-    worker += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"]
+    worker = celery_worker_command(python=python, queue=queue)
     beat = [python, "-m", "celery", "-A", "config", "beat", "--schedule", str(schedule), "--loglevel", "WARNING"]
     return [
         *(subprocess.Popen(worker, cwd=PROJECT_ROOT, env=environment) for _ in range(WORKERS)),
@@ -108,19 +108,7 @@ def _workers_and_beat(python: str, environment: dict[str, str], *, schedule: Pat
 
 
 def _pending(python: str, environment: dict[str, str]) -> int:
-    return int(_shell(python, environment, PENDING))
-
-
-def _shell(python: str, environment: dict[str, str], script: str) -> str:
-    result = subprocess.run(
-        [python, "manage.py", "shell", "-c", script],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip().splitlines()[-1]
+    return int(django_shell_output(python=python, environment=environment, script=PENDING))
 
 
 if __name__ == "__main__":

@@ -17,14 +17,17 @@ import time
 
 from benchmarks.harness import (
     PROJECT_ROOT,
+    SANDBOX_TOKEN,
+    celery_worker_command,
+    database_admin_url,
+    django_shell_output,
     migrate_and_seed,
+    processes_stop,
     recreate_database,
     sandbox_service_environment,
     with_database,
 )
 from medirecords.sandbox import SandboxServer
-
-TOKEN = "benchmark-sandbox-token"  # noqa: S105 - the local sandbox's, not a secret
 
 SEED = """
 import os
@@ -69,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     options = parser.parse_args(argv)
-    admin_url = os.environ.get("BENCHMARK_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    admin_url = database_admin_url()
 
     print(f"{options.bookings} new-patient bookings; sandbox latency {options.latency_ms} ms per call")
     for workers in options.workers:
-        with SandboxServer(token=TOKEN, faults={"latency_ms": options.latency_ms}) as sandbox:
+        with SandboxServer(token=SANDBOX_TOKEN, faults={"latency_ms": options.latency_ms}) as sandbox:
             seconds, calls = _run_once(sandbox=sandbox, workers=workers, bookings=options.bookings, admin_url=admin_url)
             appointments = len(sandbox.store.appointments())
         print(
@@ -90,57 +93,24 @@ def _run_once(*, sandbox: SandboxServer, workers: int, bookings: int, admin_url:
     recreate_database(python=python, admin_url=admin_url, name=database_name)
     queue = f"benchmark-sync-{workers}-{os.getpid()}"
     environment = sandbox_service_environment(
-        database_url=with_database(admin_url, database_name), queue=queue, sandbox=sandbox, token=TOKEN
+        database_url=with_database(admin_url, database_name), queue=queue, sandbox=sandbox, token=SANDBOX_TOKEN
     )
     migrate_and_seed(python=python, environment=environment, seed=SEED, bookings=bookings)
     calls_before = len(sandbox.requests)
     started = time.monotonic()
-    processes = [
-        subprocess.Popen(
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--queues",
-                queue,
-                "--concurrency",
-                "1",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=PROJECT_ROOT,
-            env=environment,
-        )
-        for _ in range(workers)
-    ]
+    worker = celery_worker_command(python=python, queue=queue)
+    processes = [subprocess.Popen(worker, cwd=PROJECT_ROOT, env=environment) for _ in range(workers)]
     try:
         while _pending(python, environment) > 0:
             time.sleep(1)
         elapsed = time.monotonic() - started
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=60)
+        processes_stop(processes)
     return elapsed, len(sandbox.requests) - calls_before
 
 
 def _pending(python: str, environment: dict[str, str]) -> int:
-    result = subprocess.run(
-        [python, "manage.py", "shell", "-c", PENDING],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(result.stdout.strip().splitlines()[-1])
+    return int(django_shell_output(python=python, environment=environment, script=PENDING))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from bookings.models import AuditAction, AuditEntry, Booking
-from practitioners.practice_time import practice_zone
+from practitioners.practice_time import practice_local
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,12 @@ AUDITED_BOOKING_FIELDS = (
 
 def booking_snapshot(booking: Booking) -> dict[str, Any]:
     """The booking's audited fields as readable values (times in the practice zone)."""
-    zone = practice_zone()
     return {
         "practitioner": str(booking.practitioner) if booking.practitioner_id else None,
         "patient": f"Patient #{booking.patient_id}" if booking.patient_id else None,
         "kind": booking.kind,
-        "starts_at": booking.starts_at.astimezone(zone).isoformat() if booking.starts_at else None,
-        "ends_at": booking.ends_at.astimezone(zone).isoformat() if booking.ends_at else None,
+        "starts_at": practice_local(booking.starts_at).isoformat() if booking.starts_at else None,
+        "ends_at": practice_local(booking.ends_at).isoformat() if booking.ends_at else None,
         "status": booking.status,
         "payment_status": booking.payment_status,
         "reason": booking.reason,

@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
 from bookings.models import Sex
-from bookings.untrusted_input import bidi_controls_strip, text_bounded
+from bookings.untrusted_input import bidi_controls_strip, email_or_none, text_bounded
 from forms_intake.parsing import JSON, answer_text
 
 MEDICARE_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9)
@@ -140,11 +139,9 @@ def name_clean(value: Any) -> str:
 
 
 def email_clean(value: Any) -> str:
-    email = answer_text(value).lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError("is not an email address") from None
+    email = email_or_none(answer_text(value))
+    if email is None:
+        raise ValidationError("is not an email address")
     return email
 
 

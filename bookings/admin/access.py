@@ -26,6 +26,19 @@ class RowLevelAccessAdmin(admin.ModelAdmin[ModelT], Generic[ModelT]):
         return found
 
 
+class ReadOnlyAdmin:
+    """Mixed in before a model admin whose rows are evidence: nobody adds, changes or deletes one here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 def changed_fields_save(instance: models.Model, form: forms.ModelForm[Any]) -> list[str]:
     """Save only the fields the form changed; returns them.
 

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from bookings.admin.access import RowLevelAccessAdmin
+from bookings.admin.access import ReadOnlyAdmin, RowLevelAccessAdmin
 from bookings.audit import AuditActor
 from bookings.inbox import deliveries as inbox
 from bookings.models import (
@@ -20,26 +20,17 @@ from bookings.selectors import bookings_visible_to
 
 
 @admin.register(SyncAttempt)
-class SyncAttemptAdmin(RowLevelAccessAdmin[SyncAttempt]):
+class SyncAttemptAdmin(ReadOnlyAdmin, RowLevelAccessAdmin[SyncAttempt]):
     """Every call made to MediRecords for a booking: read-only evidence, no patient data."""
 
     list_display = ["__str__", "started_at", "operation", "outcome", "http_status", "duration_ms"]
     list_filter = ["operation", "outcome", "http_status"]
     date_hierarchy = "started_at"
-    fields = ["booking", "operation", "started_at", "duration_ms", "outcome", "http_status", "error"]
-    readonly_fields = ["booking", "operation", "started_at", "duration_ms", "outcome", "http_status", "error"]
+    fields = ("booking", "operation", "started_at", "duration_ms", "outcome", "http_status", "error")
+    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SyncAttempt]:
         return super().get_queryset(request).filter(booking__in=bookings_visible_to(user=request.user))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(InboundDelivery)
@@ -108,7 +99,7 @@ class InboundDeliveryAdmin(admin.ModelAdmin[InboundDelivery]):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
+class AuditEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin[AuditEntry]):
     """The audit trail: read and filtered here, never added, changed or deleted, by anyone."""
 
     list_display = ["occurred_at", "action", "subject", "actor_username", "ip_address", "reason"]
@@ -132,12 +123,3 @@ class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         return {}
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

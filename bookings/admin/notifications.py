@@ -12,7 +12,8 @@ from bookings.models import Notification
 from bookings.notifications.sending import notification_resend
 from bookings.selectors import bookings_visible_to
 
-NOTIFICATION_FIELDS = (
+# The list's columns; a notification's page shows them and when it was logged.
+NOTIFICATION_COLUMNS = (
     "booking",
     "kind",
     "channel",
@@ -22,26 +23,15 @@ NOTIFICATION_FIELDS = (
     "next_attempt_at",
     "sent_at",
     "last_error",
-    "created_at",
 )
+NOTIFICATION_FIELDS = (*NOTIFICATION_COLUMNS, "created_at")
 
 
 @admin.register(Notification)
 class NotificationAdmin(RowLevelAccessAdmin[Notification]):
     """Read-only evidence of every message logged for a booking; staff may only send one again."""
 
-    list_display = [
-        "__str__",
-        "booking",
-        "kind",
-        "channel",
-        "sequence",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "sent_at",
-        "last_error",
-    ]
+    list_display = ["__str__", *NOTIFICATION_COLUMNS]
     list_filter = ["status", "kind", "channel"]
     list_select_related = ["booking"]
     date_hierarchy = "created_at"

@@ -24,7 +24,7 @@ from medirecords.schedule_time import (
     minutes_between,
 )
 from practitioners.models import Practitioner
-from practitioners.practice_time import practice_zone
+from practitioners.practice_time import practice_local, practice_zone
 
 PHONE_DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 PHONE_TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
@@ -226,8 +226,7 @@ class PhoneBookingMoveForm(AppointmentSlotForm):
     )
 
     def __init__(self, *args: Any, booking: Booking, **kwargs: Any) -> None:
-        zone = practice_zone()
-        starts_at = booking.starts_at.astimezone(zone)
+        starts_at = practice_local(booking.starts_at)
         initial = {
             "practitioner": booking.practitioner_id,
             "date": starts_at.date(),

@@ -20,6 +20,7 @@ from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.descriptions import booking_local_times
 from bookings.models import (
     Booking,
     BookingStatus,
@@ -32,7 +33,7 @@ from bookings.models import (
 from bookings.push.outage import medirecords_unreachable_since
 from bookings.selectors import bookings_visible_to
 from practitioners.models import GraphSubscription, SubscriptionGap
-from practitioners.practice_time import practice_zone
+from practitioners.practice_time import practice_local, practice_zone
 
 # A practitioner's day is far shorter than this; a longer list is a sign of something odd,
 # and the rest is one click away on the changelist.
@@ -117,17 +118,17 @@ def day_at_a_glance(*, user: User | AnonymousUser, now: datetime | None = None) 
     now = now or timezone.now()
     today = timezone.localdate(now, zone)
     days = bookings_by_day(user=user, first_day=today, zone=zone) if _may_view(user, Booking) else ()
-    gaps = calendar_gaps(now=now, zone=zone) if _may_view(user, SubscriptionGap) else ()
+    gaps = calendar_gaps(now=now) if _may_view(user, SubscriptionGap) else ()
     return DayAtAGlance(
         time_zone=settings.PRACTICE_TIME_ZONE,
         days=days,
         blocks=needs_a_person(user=user),
-        medirecords_unreachable_since=medirecords_outage_shown(user=user, zone=zone),
+        medirecords_unreachable_since=medirecords_outage_shown(user=user),
         calendar_gaps=gaps,
     )
 
 
-def medirecords_outage_shown(*, user: User | AnonymousUser, zone: ZoneInfo) -> str:
+def medirecords_outage_shown(*, user: User | AnonymousUser) -> str:
     """Since when MediRecords has been failing, in practice time, for a login that sees
     bookings (theirs are the ones waiting); empty while it answers. One query."""
     if not _may_view(user, Booking):
@@ -135,11 +136,11 @@ def medirecords_outage_shown(*, user: User | AnonymousUser, zone: ZoneInfo) -> s
     since = medirecords_unreachable_since()
     if since is None:
         return ""
-    local = since.astimezone(zone)
+    local = practice_local(since)
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
 
 
-def calendar_gaps(*, now: datetime, zone: ZoneInfo) -> tuple[CalendarGap, ...]:
+def calendar_gaps(*, now: datetime) -> tuple[CalendarGap, ...]:
     """Calendars that were deaf (open gaps, and those recovered lately), newest first; one query."""
     rows = (
         SubscriptionGap.objects.select_related("practitioner")
@@ -149,16 +150,16 @@ def calendar_gaps(*, now: datetime, zone: ZoneInfo) -> tuple[CalendarGap, ...]:
     return tuple(
         CalendarGap(
             practitioner=gap.practitioner.display_name,
-            deaf_since=_local_moment(gap.deaf_since, zone),
-            recovered_at=_local_moment(gap.recovered_at, zone) if gap.recovered_at else "",
+            deaf_since=_local_moment(gap.deaf_since),
+            recovered_at=_local_moment(gap.recovered_at) if gap.recovered_at else "",
             url=reverse("admin:practitioners_subscriptiongap_change", args=[gap.pk]),
         )
         for gap in rows
     )
 
 
-def _local_moment(moment: datetime, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
+def _local_moment(moment: datetime) -> str:
+    local = practice_local(moment)
     return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
@@ -179,7 +180,7 @@ def bookings_by_day(*, user: User | AnonymousUser, first_day: date, zone: ZoneIn
             label=key.capitalize(),
             date=first_day + timedelta(days=index),
             practitioners=tuple(
-                _practitioner_day(bookings, day_start=starts[index], day_end=starts[index + 1], zone=zone)
+                _practitioner_day(bookings, day_start=starts[index], day_end=starts[index + 1])
                 for bookings in grouped[index].values()
             ),
         )
@@ -295,9 +296,7 @@ def _bookings_for_days(*, user: User | AnonymousUser, starts: list[datetime]) ->
     )
 
 
-def _practitioner_day(
-    bookings: list[Booking], *, day_start: datetime, day_end: datetime, zone: ZoneInfo
-) -> PractitionerDay:
+def _practitioner_day(bookings: list[Booking], *, day_start: datetime, day_end: datetime) -> PractitionerDay:
     practitioner = bookings[0].practitioner
     count: int = bookings[0].day_count  # type: ignore[attr-defined]
     more_url = _changelist_url(
@@ -311,14 +310,14 @@ def _practitioner_day(
         slug=practitioner.slug,
         name=practitioner.display_name,
         count=count,
-        bookings=tuple(_glance_booking(booking, zone=zone) for booking in bookings),
+        bookings=tuple(_glance_booking(booking) for booking in bookings),
         more=count - len(bookings),
         more_url=more_url,
     )
 
 
-def _glance_booking(booking: Booking, *, zone: ZoneInfo) -> GlanceBooking:
-    starts, ends = booking.starts_at.astimezone(zone), booking.ends_at.astimezone(zone)
+def _glance_booking(booking: Booking) -> GlanceBooking:
+    starts, ends = booking_local_times(booking)
     return GlanceBooking(
         label=str(booking),
         time_range=f"{starts:%H:%M}\N{EN DASH}{ends:%H:%M}",

@@ -21,7 +21,7 @@ from bookings.audit import AuditActor, audit_record, booking_snapshot, snapshot_
 from bookings.changes import booking_changed
 from bookings.models import AuditAction, Booking, BookingKind, BookingStatus, Patient, PaymentStatus
 from practitioners.models import Practitioner, PractitionerKind
-from practitioners.practice_time import practice_zone
+from practitioners.practice_time import practice_local
 
 logger = logging.getLogger("clinic.phone_bookings")
 
@@ -214,7 +214,7 @@ def past_start_refusal(*, starts_at: datetime) -> str | None:
     """
     if starts_at > timezone.now():
         return None
-    start = starts_at.astimezone(practice_zone())
+    start = practice_local(starts_at)
     return (
         f"{start:%a} {start.day} {start:%b %Y %H:%M} has already passed (practice time): a phone booking is "
         "for a time still to come. Check the date and choose a later time."
@@ -223,8 +223,7 @@ def past_start_refusal(*, starts_at: datetime) -> str | None:
 
 def booking_when(starts_at: datetime, ends_at: datetime) -> str:
     """`Tue 1 Dec 2026 14:00` to `14:30` joined by an en dash, in the practice's time zone."""
-    zone = practice_zone()
-    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    start, end = practice_local(starts_at), practice_local(ends_at)
     return f"{start:%a} {start.day} {start:%b %Y %H:%M}{EN_DASH}{end:%H:%M}"
 
 

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress
 
+from bookings.descriptions import booking_local_times
 from bookings.models import Booking
-from practitioners.practice_time import practice_zone
 
 METHOD_REQUEST = "REQUEST"
 METHOD_CANCEL = "CANCEL"
@@ -33,9 +33,7 @@ def calendar_invite(*, booking: Booking, method: str, sequence: int) -> bytes:
     patient = booking.patient
     if patient is None or not patient.email:
         raise ValueError(f"Booking #{booking.pk} has no patient email to invite.")
-    zone = practice_zone()
-    starts_at = booking.starts_at.astimezone(zone)
-    ends_at = booking.ends_at.astimezone(zone)
+    starts_at, ends_at = booking_local_times(booking)
 
     event = Event()
     event.add("UID", invite_uid(booking))

@@ -16,10 +16,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from bookings.models import Booking, BookingKind
+from bookings.descriptions import BookingOrigin, booking_origin
+from bookings.models import Booking
 from bookings.notifications.intake_links import intake_links
 from bookings.notifications.invite import METHOD_CANCEL, METHOD_REQUEST, calendar_invite
-from practitioners.practice_time import practice_zone
+from practitioners.practice_time import practice_local
 
 CONFIRMATION = "confirmation"
 RESCHEDULE = "reschedule"
@@ -101,21 +102,22 @@ def enquiries_email(*, booking: Booking, kind: str) -> EmailMultiAlternatives:
     return message
 
 
+_SOURCE_WORDS = {
+    BookingOrigin.PHONE: "Phone (booked by staff)",
+    BookingOrigin.CALENDLY: "Calendly",
+    BookingOrigin.OFFICE_365: "Office 365 calendar",
+    BookingOrigin.UNKNOWN: "Unknown",
+}
+
+
 def booking_source(booking: Booking) -> str:
     """Where the booking came from, as staff name it."""
-    if booking.kind == BookingKind.PHONE:
-        return "Phone (booked by staff)"
-    if booking.calendly_invitee_uri or booking.calendly_cancel_url or booking.calendly_reschedule_url:
-        return "Calendly"
-    if booking.o365_event_id:
-        return "Office 365 calendar"
-    return "Unknown"
+    return _SOURCE_WORDS[booking_origin(booking)]
 
 
 def appointment_time(starts_at: datetime, ends_at: datetime) -> str:
     """Tuesday 1 December 2026, 2:00 pm to 2:30 pm (Sydney time, AEDT), an en dash for "to"."""
-    zone = practice_zone()
-    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    start, end = practice_local(starts_at), practice_local(ends_at)
     until = _clock(end) if end.date() == start.date() else f"{_day(end)}, {_clock(end)}"
     return f"{_day(start)}, {_clock(start)} {EN_DASH} {until} ({_zone_name(start)})"
 
@@ -138,8 +140,7 @@ def _check_kind(kind: str) -> None:
 
 def _booking_context(booking: Booking, *, kind: str) -> dict[str, Any]:
     """What both emails say about the appointment: who, when, how long, where."""
-    zone = practice_zone()
-    start = booking.starts_at.astimezone(zone)
+    start = practice_local(booking.starts_at)
     return {
         "kind": kind,
         "practice_name": settings.PRACTICE_NAME,

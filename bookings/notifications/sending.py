@@ -17,7 +17,7 @@ Logs and `last_error` carry ids, kinds, channels and outcomes: never an address 
 """
 
 import logging
-import random
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +40,7 @@ from bookings.models import (
     NotificationStatus,
 )
 from bookings.notifications.messages import enquiries_email, patient_email
+from config.backoff import full_jitter_seconds
 from config.log_redaction import REDACTED, redact_text
 
 logger = logging.getLogger("clinic.notifications")
@@ -216,8 +217,10 @@ def notification_resend(*, notification_ids: Iterable[int], actor: AuditActor) -
 
 def retry_delay_seconds(*, attempts: int) -> float:
     """The wait after the `attempts`-th failed send: full jitter below a doubling ceiling."""
-    ceiling = settings.NOTIFICATION_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+    # No cap: NOTIFICATION_MAX_ATTEMPTS bounds how far the ceiling can double.
+    return full_jitter_seconds(
+        attempt=attempts, base_seconds=settings.NOTIFICATION_RETRY_BASE_SECONDS, cap_seconds=math.inf
+    )
 
 
 # --- Helpers -----------------------------------------------------------------------------

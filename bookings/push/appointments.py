@@ -14,7 +14,8 @@ from enum import StrEnum
 from django.conf import settings
 from django.utils import timezone
 
-from bookings.models import Booking, BookingKind, BookingStatus, SyncOperation
+from bookings.descriptions import BookingOrigin, booking_origin
+from bookings.models import Booking, BookingStatus, SyncOperation
 from bookings.push.attempts import attempt_recorded
 from bookings.push.errors import SyncNeedsAttentionError
 from medirecords import (
@@ -232,10 +233,13 @@ def _minutes(start: datetime, end: datetime) -> int:
 
 
 def _source(booking: Booking) -> str:
-    if booking.kind == BookingKind.PHONE:
+    """Where the booking came from, in the appointment's notes."""
+    origin = booking_origin(booking)
+    if origin == BookingOrigin.PHONE:
         return "a phone booking"
-    if booking.calendly_invitee_uri or booking.calendly_cancel_url or booking.calendly_reschedule_url:
+    if origin == BookingOrigin.CALENDLY:
         return "Calendly (Office 365 calendar)"
+    # Every booking not made by phone reached us through an Office 365 calendar, whatever it shows.
     return "the Office 365 calendar"
 
 

@@ -32,11 +32,7 @@ def medirecords_answer_note(*, now: datetime | None = None) -> datetime | None:
     whose UPDATE cleared it gets it, whatever the number of workers."""
     now = now or timezone.now()
     # Read first: most answers come while nothing failed, and a read takes no write lock.
-    began = (
-        MediRecordsAvailability.objects.filter(pk=_ROW, unreachable_since__isnull=False)
-        .values_list("unreachable_since", flat=True)
-        .first()
-    )
+    began = medirecords_unreachable_since()
     if began is None:
         return None
     ended = MediRecordsAvailability.objects.filter(pk=_ROW, unreachable_since=began).update(

@@ -30,7 +30,6 @@ stale and returns at once, so resumed syncs never leave two retry chains for one
 """
 
 import logging
-import random
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -54,6 +53,7 @@ from bookings.push.outage import (
     waiting_syncs_claim,
 )
 from bookings.push.patient_matching import patient_match_or_create
+from config.backoff import full_jitter_seconds
 from medirecords import MediRecordsClient, MediRecordsError, RateLimitedError, is_transient
 
 logger = logging.getLogger("clinic.sync")
@@ -198,11 +198,11 @@ def booking_sync_sweep(*, now: datetime | None = None) -> int:
 def retry_delay_seconds(*, failures: int, error: BaseException | None = None) -> float:
     """Exponential back-off with full jitter, capped at MEDIRECORDS_SYNC_RETRY_MAX_SECONDS;
     never sooner than a rate limit's Retry-After."""
-    ceiling = min(
-        settings.MEDIRECORDS_SYNC_RETRY_MAX_SECONDS,
-        settings.MEDIRECORDS_SYNC_RETRY_BASE_SECONDS * 2 ** max(failures - 1, 0),
+    delay = full_jitter_seconds(
+        attempt=failures,
+        base_seconds=settings.MEDIRECORDS_SYNC_RETRY_BASE_SECONDS,
+        cap_seconds=settings.MEDIRECORDS_SYNC_RETRY_MAX_SECONDS,
     )
-    delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         delay = max(delay, error.retry_after)
     return delay

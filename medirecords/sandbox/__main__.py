@@ -5,12 +5,11 @@ change them while it runs.
 """
 
 import argparse
-import logging
 import sys
 import threading
 from collections.abc import Sequence
 
-from medirecords.sandbox.http_server import run_until_signalled
+from medirecords.sandbox.http_server import run_until_signalled, serve_until_stopped
 from medirecords.sandbox.server import SandboxServer
 
 
@@ -68,31 +67,20 @@ def _serve(args: argparse.Namespace, stopping: threading.Event) -> int:
         "drop_create_rate": args.drop_create_rate,
         "seed": args.seed,
     }
-    try:
-        server = SandboxServer(
+    return serve_until_stopped(
+        lambda: SandboxServer(
             port=args.port,
             host=args.host,
             token=args.token,
             fhir_token=args.fhir_token,
             data_file=args.data_file,
             faults=faults,
-        )
-        server.start()
-    except (OSError, ValueError) as error:
-        print(f"medirecords sandbox: cannot start: {error}", file=sys.stderr)
-        return 1
-    # Only once serving: a refusal to start leaves the process's logging as it was.
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+        ),
+        name="medirecords sandbox",
+        announcement=lambda server: f"MediRecords sandbox serving on {server.url} (API {server.api_url})",
+        verbose=args.verbose,
+        stopping=stopping,
     )
-    try:
-        print(f"MediRecords sandbox serving on {server.url} (API {server.api_url})", flush=True)
-        # A timeout keeps the wait responsive to signals on every platform.
-        while not stopping.wait(timeout=1.0):
-            pass
-    finally:
-        server.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ their own; this is what they share: bind without a DNS lookup, one thread per co
 keep-alive without Nagle's delay, bodies read by Content-Length (chunked refused), optional
 TLS with the handshake on the connection's own thread, and a stop that returns at once.
 Each fake turns a `Request` into its own reply, or None to drop the connection unanswered.
+They share their lifecycle too: `with` around a block, and a command line that serves until
+signalled.
 """
 
 import logging
@@ -13,13 +15,16 @@ import signal
 import socket
 import socketserver
 import ssl
+import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol, cast
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar, cast
 from urllib.parse import parse_qs
 
 logger = logging.getLogger("medirecords.sandbox.http")
@@ -249,6 +254,56 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             # The client has gone (it timed out, or hung up); nobody is left to answer.
             self.close_connection = True
+
+
+class LocalFake(ABC):
+    """A fake that its owner starts and stops, or that `with` starts and stops around a block."""
+
+    @abstractmethod
+    def start(self) -> Self: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+FakeT = TypeVar("FakeT", bound=LocalFake)
+
+
+def serve_until_stopped(
+    fake_made: Callable[[], FakeT],
+    *,
+    name: str,
+    announcement: Callable[[FakeT], str],
+    verbose: bool,
+    stopping: threading.Event,
+) -> int:
+    """A fake's command line: start the fake `fake_made` returns, print `announcement` of it and
+    serve until `stopping` is set; returns the exit code (1, the reason on stderr, when the fake
+    cannot be made or started)."""
+    try:
+        fake = fake_made()
+        fake.start()
+    except (OSError, ValueError) as error:
+        print(f"{name}: cannot start: {error}", file=sys.stderr)
+        return 1
+    # Only once serving: a refusal to start leaves the process's logging as it was.
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    try:
+        print(announcement(fake), flush=True)
+        # A timeout keeps the wait responsive to signals on every platform.
+        while not stopping.wait(timeout=1.0):
+            pass
+    finally:
+        fake.stop()
+    return 0
 
 
 def run_until_signalled(serve: Callable[[threading.Event], int]) -> int:

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field, replace
 from email.message import Message
 from http import HTTPStatus
 from os import PathLike
-from types import TracebackType
 from typing import Any, Self, cast
 
 from medirecords.sandbox import multipart, page
 from medirecords.sandbox.faults import Decision, FaultError, Faults
-from medirecords.sandbox.http_server import BackgroundHTTPServer, BodyLimits, Request
+from medirecords.sandbox.http_server import BackgroundHTTPServer, BodyLimits, LocalFake, Request
 from medirecords.sandbox.seed import PROVIDERS
 from medirecords.sandbox.store import Result, Store
 from medirecords.sandbox.validation import (
@@ -193,7 +192,7 @@ def _fault_reply(decision: Decision) -> Reply:
     return Reply.message(status, headers=headers)
 
 
-class SandboxServer:
+class SandboxServer(LocalFake):
     """A MediRecords API that runs in a background thread, holds its state in memory and misbehaves
     on request.
 
@@ -263,14 +262,6 @@ class SandboxServer:
             return
         self._stopping.set()
         running.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -312,10 +312,15 @@ class Store:
 
     # A patient's addresses, settings, relationships and documents.
 
-    def addresses_list(self, patient_id: str) -> Result:
+    def _patient_rows(self, patient_id: str, rows: Callable[[], Mapping[str, list[dict[str, Any]]]]) -> Result:
+        """The patient's rows of one kind, as the API lists them; a 404 for no such patient.
+        `rows` is read under the lock: a reset or a load replaces the collections."""
         with self._lock:
             self._patient(patient_id)
-            return 200, {"data": copy.deepcopy(self._addresses.get(patient_id, []))}
+            return 200, {"data": copy.deepcopy(rows().get(patient_id, []))}
+
+    def addresses_list(self, patient_id: str) -> Result:
+        return self._patient_rows(patient_id, lambda: self._addresses)
 
     def address_create(self, patient_id: str, body: Any) -> Result:
         with self._lock:
@@ -360,9 +365,7 @@ class Store:
         return self._settings.get(patient_id, default)
 
     def relationships_list(self, patient_id: str) -> Result:
-        with self._lock:
-            self._patient(patient_id)
-            return 200, {"data": copy.deepcopy(self._relationships.get(patient_id, []))}
+        return self._patient_rows(patient_id, lambda: self._relationships)
 
     def relationship_create(self, patient_id: str, body: Any) -> Result:
         with self._lock:
@@ -380,9 +383,7 @@ class Store:
             return 201, copy.deepcopy(relationship)
 
     def documents_list(self, patient_id: str) -> Result:
-        with self._lock:
-            self._patient(patient_id)
-            return 200, {"data": copy.deepcopy(self._documents.get(patient_id, []))}
+        return self._patient_rows(patient_id, lambda: self._documents)
 
     def document_create(self, patient_id: str, parts: Sequence[Part]) -> Result:
         with self._lock:

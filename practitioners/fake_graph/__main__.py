@@ -6,14 +6,13 @@ The defaults match config/fake-graph.env, which points a Django process at it.
 
 import argparse
 import json
-import logging
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medirecords.sandbox.http_server import run_until_signalled
+from medirecords.sandbox.http_server import run_until_signalled, serve_until_stopped
 from practitioners.fake_graph.seed import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -78,40 +77,36 @@ def mailboxes_read(path: Path) -> list[MailboxSeed]:
 
 
 def _serve(args: argparse.Namespace, stopping: threading.Event) -> int:
-    try:
-        mailboxes = mailboxes_read(args.mailboxes_file) if args.mailboxes_file else list(FAKE_MAILBOXES.values())
-        server = FakeGraphServer(
-            graph_port=args.graph_port,
-            identity_port=args.identity_port,
-            host=args.host,
-            tenant_id=args.tenant_id,
-            client_id=args.client_id,
-            client_secret=args.client_secret,
-            cert_dir=args.cert_dir,
-            mailboxes=mailboxes,
-            duplicate_updates=args.duplicate_updates,
-            delta_page_size=args.delta_page_size,
-        )
-        server.start()
-    except (OSError, ValueError) as error:
-        print(f"fake graph: cannot start: {error}", file=sys.stderr)
-        return 1
-    # Only once serving: a refusal to start leaves the process's logging as it was.
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+    return serve_until_stopped(
+        lambda: _fake_made(args),
+        name="fake graph",
+        announcement=_announcement,
+        verbose=args.verbose,
+        stopping=stopping,
     )
-    try:
-        print(
-            f"Fake Microsoft Graph serving {server.graph_url} (control {server.control_url}/_fake/), "
-            f"identity provider {server.authority}, CA {server.ca_cert_path}",
-            flush=True,
-        )
-        # A timeout keeps the wait responsive to signals on every platform.
-        while not stopping.wait(timeout=1.0):
-            pass
-    finally:
-        server.stop()
-    return 0
+
+
+def _fake_made(args: argparse.Namespace) -> FakeGraphServer:
+    mailboxes = mailboxes_read(args.mailboxes_file) if args.mailboxes_file else list(FAKE_MAILBOXES.values())
+    return FakeGraphServer(
+        graph_port=args.graph_port,
+        identity_port=args.identity_port,
+        host=args.host,
+        tenant_id=args.tenant_id,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        cert_dir=args.cert_dir,
+        mailboxes=mailboxes,
+        duplicate_updates=args.duplicate_updates,
+        delta_page_size=args.delta_page_size,
+    )
+
+
+def _announcement(server: FakeGraphServer) -> str:
+    return (
+        f"Fake Microsoft Graph serving {server.graph_url} (control {server.control_url}/_fake/), "
+        f"identity provider {server.authority}, CA {server.ca_cert_path}"
+    )
 
 
 if __name__ == "__main__":

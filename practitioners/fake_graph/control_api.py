@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from practitioners.fake_graph.core import FakeGraph
-from practitioners.fake_graph.formats import GraphError, invalid_request
+from practitioners.fake_graph.formats import GraphError, invalid_request, method_not_allowed
 from practitioners.fake_graph.web import Call, Handler, Reply, Router
 
 
@@ -94,9 +94,6 @@ def _router(graph: FakeGraph) -> Router:
 
     def not_found(call: Call) -> Reply:
         raise GraphError(404, "ResourceNotFound", f"No control endpoint at {call.path}.")
-
-    def method_not_allowed(call: Call) -> Reply:
-        raise GraphError(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
 
     mailbox = r"/_fake/mailboxes/(?P<user>[^/]+)"
     event = f"{mailbox}/events/(?P<event>[^/]+)"

@@ -4,8 +4,10 @@ import base64
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from practitioners.fake_graph.web import Call
 
 # Outlook keeps the Windows name of the zone an event was made in; the fake knows the ones the
 # practice meets, and takes any IANA name as well.
@@ -53,6 +55,11 @@ class GraphError(Exception):
 
 def invalid_request(message: str) -> GraphError:
     return GraphError(400, "InvalidRequest", message)
+
+
+def method_not_allowed(call: Call) -> NoReturn:
+    """A route's handler for a method it does not take, in Graph's words."""
+    raise GraphError(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
 
 
 def graph_timestamp(moment: datetime) -> str:

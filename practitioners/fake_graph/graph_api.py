@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from practitioners.fake_graph.core import FakeGraph
 from practitioners.fake_graph.delta import DeltaPage
-from practitioners.fake_graph.formats import GraphError
+from practitioners.fake_graph.formats import GraphError, method_not_allowed
 from practitioners.fake_graph.web import Call, Handler, Reply, Router
 
 GRAPH_CONTENT_TYPE = (
@@ -49,7 +49,7 @@ def _router(graph: FakeGraph) -> Router:
     return Router(
         _subscription_routes(graph) | _calendar_routes(graph),
         not_found=_not_found,
-        method_not_allowed=_method_not_allowed,
+        method_not_allowed=method_not_allowed,
         # Graph's URL segments are not case-sensitive (`Users/{id}/Events/{id}` in notifications).
         ignore_case=True,
     )
@@ -121,10 +121,6 @@ def _calendar_routes(graph: FakeGraph) -> dict[str, dict[str, Handler]]:
 def _not_found(call: Call) -> Reply:
     segment = call.path.rstrip("/").rsplit("/", 1)[-1]
     raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
-
-
-def _method_not_allowed(call: Call) -> Reply:
-    raise GraphError(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
 
 
 def _json_reply(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Reply:

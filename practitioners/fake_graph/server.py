@@ -10,9 +10,9 @@ import tempfile
 from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
+from medirecords.sandbox.http_server import LocalFake
 from practitioners.fake_graph.control_api import control_app
 from practitioners.fake_graph.core import FakeGraph
 from practitioners.fake_graph.graph_api import graph_app
@@ -21,7 +21,7 @@ from practitioners.fake_graph.tls import certificate_write, server_context
 from practitioners.fake_graph.web import BackgroundServer, Call, Handler, Reply
 
 
-class FakeGraphServer(FakeGraph):
+class FakeGraphServer(FakeGraph, LocalFake):
     """Microsoft Graph and its identity provider on localhost, for people (`make run`) and tests.
 
         with FakeGraphServer() as fake:
@@ -102,14 +102,6 @@ class FakeGraphServer(FakeGraph):
         if self._temporary_cert_dir is not None:
             shutil.rmtree(self._temporary_cert_dir, ignore_errors=True)
             self._temporary_cert_dir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # Where it is.
 

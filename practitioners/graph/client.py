@@ -12,7 +12,6 @@ mailbox address, an id or anything an event contains.
 """
 
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +22,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+
+from config.backoff import full_jitter_seconds
 
 logger = logging.getLogger("clinic.graph")
 
@@ -342,8 +343,7 @@ class GraphClient:
 
     def _backoff(self, retries: int) -> float:
         """Exponential back-off with full jitter, so several workers do not retry in step."""
-        ceiling = min(BACKOFF_MAX_SECONDS, self.backoff_seconds * 2 ** (retries - 1))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+        return full_jitter_seconds(attempt=retries, base_seconds=self.backoff_seconds, cap_seconds=BACKOFF_MAX_SECONDS)
 
     @staticmethod
     def _log(method: str, path_template: str, status: int | None, started: float, attempt: int) -> None:
@@ -361,21 +361,22 @@ class GraphClient:
 
 def _events_path(*, mailbox: str, calendar_id: str) -> tuple[str, str]:
     """The events collection of the mailbox's default calendar or of one of its calendars."""
-    if calendar_id:
-        return (
-            f"/users/{_segment(mailbox)}/calendars/{_segment(calendar_id)}/events",
-            "/users/{mailbox}/calendars/{calendar}/events",
-        )
-    return f"/users/{_segment(mailbox)}/events", "/users/{mailbox}/events"
+    return _calendar_collection_path(mailbox=mailbox, calendar_id=calendar_id, collection="events")
 
 
 def _calendar_view_path(*, mailbox: str, calendar_id: str) -> tuple[str, str]:
+    return _calendar_collection_path(mailbox=mailbox, calendar_id=calendar_id, collection="calendarView")
+
+
+def _calendar_collection_path(*, mailbox: str, calendar_id: str, collection: str) -> tuple[str, str]:
+    """The path of `collection` in the mailbox's default calendar or in one of its calendars,
+    and the template logged for it (no mailbox or id)."""
     if calendar_id:
         return (
-            f"/users/{_segment(mailbox)}/calendars/{_segment(calendar_id)}/calendarView",
-            "/users/{mailbox}/calendars/{calendar}/calendarView",
+            f"/users/{_segment(mailbox)}/calendars/{_segment(calendar_id)}/{collection}",
+            f"/users/{{mailbox}}/calendars/{{calendar}}/{collection}",
         )
-    return f"/users/{_segment(mailbox)}/calendarView", "/users/{mailbox}/calendarView"
+    return f"/users/{_segment(mailbox)}/{collection}", f"/users/{{mailbox}}/{collection}"
 
 
 def _segment(value: str) -> str:

@@ -39,6 +39,7 @@ from bookings.notifications.sending import (
     notification_sweep,
 )
 from bookings.office365.processing import booking_cancel_for_event
+from config import backoff
 from practitioners.staff_roles import FRONT_DESK, PRACTITIONER
 from tests.bookings.conftest import JANE_EVENT_ID, fixture_bytes, jane_event, notification
 from tests.bookings.factories import BookingFactory, PatientFactory
@@ -73,7 +74,7 @@ def _before_the_appointments():
 @pytest.fixture
 def longest_waits(monkeypatch):
     """Full jitter without the chance: every retry waits as long as its ceiling allows."""
-    monkeypatch.setattr(notifications.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(backoff.random, "uniform", lambda low, high: high)
 
 
 @pytest.fixture

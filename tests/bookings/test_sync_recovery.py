@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from bookings.models import Booking, MediRecordsAvailability, SyncState
 from bookings.push import sync, tasks
 from bookings.push.outage import medirecords_answer_note, medirecords_failure_note, medirecords_unreachable_since
+from config import backoff
 from tests.bookings.sync_helpers import booking_at, new_person, requests_of, sydney
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ def clock():
 @pytest.fixture
 def longest_back_off(monkeypatch):
     """Full jitter drawn at its ceiling, so each retry is as far away as the back-off allows."""
-    monkeypatch.setattr(sync.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(backoff.random, "uniform", lambda low, high: high)
 
 
 def people_booked(practitioner, count: int) -> list[Booking]:

@@ -28,7 +28,7 @@ from practitioners.fake_graph.control_client import (
     subscription_ids,
 )
 from practitioners.models import BookingType, GraphSubscription, Practitioner
-from practitioners.practice_time import practice_zone
+from practitioners.practice_time import practice_local
 
 _T = TypeVar("_T")
 
@@ -128,7 +128,7 @@ class Command(BaseCommand):
         self._booking_report(booking)
 
     def _booking_report(self, booking: Booking) -> None:
-        starts = booking.starts_at.astimezone(practice_zone())
+        starts = practice_local(booking.starts_at)
         console = f"{settings.PUBLIC_BASE_URL}{reverse('admin:bookings_booking_change', args=[booking.pk])}"
         self.stdout.write(
             f"{booking} for {booking.practitioner.display_name}, "
