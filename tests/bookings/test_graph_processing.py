@@ -185,15 +185,9 @@ class TestBatch:
         assert nurse_booking.cancelled_at is not None
         assert sorted(sync_requests) == sorted([jane_booking.pk, nurse_booking.pk])
 
+    @pytest.mark.usefixtures("dr_dia_subscription", "nurse_subscription")
     def test_repeating_any_delivery_changes_nothing(
-        self,
-        post,
-        nurse,
-        dr_dia_subscription,
-        nurse_subscription,
-        fake_graph,
-        sync_requests,
-        django_capture_on_commit_callbacks,
+        self, post, nurse, fake_graph, sync_requests, django_capture_on_commit_callbacks
     ):
         BookingFactory(practitioner=nurse, o365_event_id=NURSE_EVENT_ID)
         fake_graph.events[JANE_EVENT_ID] = jane_event(**{"@odata.etag": UPDATED_ETAG})
@@ -526,59 +520,61 @@ def record_fetches(monkeypatch):
     return fetched_from
 
 
+@pytest.fixture
+def jane_books(process, dr_dia_subscription, fake_graph):
+    """Jane's booking arriving through Dr Dia's subscription; answers the patient it is made for."""
+
+    def book() -> Patient:
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        process(notification("created"))
+        return Booking.objects.get().patient
+
+    return book
+
+
 class TestPatientMatching:
-    def test_a_relative_sharing_the_email_is_a_new_patient(self, process, dr_dia_subscription, fake_graph):
+    def test_a_relative_sharing_the_email_is_a_new_patient(self, jane_books):
         mother = PatientFactory(
             first_name="Mary", last_name="Citizen", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        jane = Booking.objects.get().patient
         assert jane != mother
         assert (jane.first_name, jane.date_of_birth) == ("Jane", date(1980, 2, 29))
         mother.refresh_from_db()
         assert (mother.mobile, mother.date_of_birth) == ("", None), "another person's blanks stay blank"
 
-    def test_another_last_name_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
+    def test_another_last_name_is_a_different_patient(self, jane_books):
         """Jane Smith, who shares Jane Citizen's email (a partner's) and gave no date of birth."""
         other = PatientFactory(
             first_name="Jane", last_name="Smith", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        jane = Booking.objects.get().patient
         assert jane != other
         assert (jane.last_name, jane.date_of_birth) == ("Citizen", date(1980, 2, 29))
         other.refresh_from_db()
         assert (other.mobile, other.date_of_birth) == ("", None), "another person's blanks stay blank"
 
-    def test_a_different_date_of_birth_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
+    def test_a_different_date_of_birth_is_a_different_patient(self, jane_books):
         twin = PatientFactory(
             first_name="Jane", last_name="Citizen", email="jane.citizen@example.com.au", date_of_birth=date(2010, 5, 1)
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        assert Booking.objects.get().patient != twin
+        assert jane != twin
         assert Patient.objects.count() == 2
 
-    def test_names_match_ignoring_case_spacing_and_accents(self, process, dr_dia_subscription, fake_graph):
+    def test_names_match_ignoring_case_spacing_and_accents(self, jane_books):
         known = PatientFactory(
             first_name=" JÁNE ",
             last_name="Citizén",
             email="jane.citizen@example.com.au",
             date_of_birth=date(1980, 2, 29),
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        assert Booking.objects.get().patient == known
+        assert jane == known
         assert Patient.objects.count() == 1
 
     def test_a_relative_taking_over_the_booking_does_not_fill_the_patients_blanks(
