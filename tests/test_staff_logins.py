@@ -2,12 +2,14 @@
 
 import base64
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import IntegrityError
+from django.http.response import HttpResponseBase
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -204,7 +206,7 @@ class TwoFactorOn:
 TOTP_SETTINGS = {"step": 30, "t0": 0, "digits": 6, "tolerance": 1, "drift": 0, "throttling_failure_count": 0}
 
 
-def device_pages(client: Client, device: TOTPDevice) -> list:
+def device_pages(client: Client, device: TOTPDevice) -> Sequence[HttpResponseBase]:
     """The device list, then the device's change, config and QR code pages, as `client` gets them."""
     return [
         client.get(url)

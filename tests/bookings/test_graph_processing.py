@@ -1,10 +1,8 @@
 import json
 import logging
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
-from django.db import connection
 
 from bookings.inbox import deliveries as inbox
 from bookings.models import (
@@ -29,6 +27,7 @@ from tests.bookings.conftest import (
     notification,
 )
 from tests.bookings.factories import BookingFactory, PatientFactory
+from tests.concurrency import run_together
 from tests.conftest import requires_postgresql
 
 pytestmark = pytest.mark.django_db
@@ -413,24 +412,9 @@ class TestFailures:
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_applying_one_event_at_once_make_one_booking(dr_dia, sync_requests):
     workers = 4
-    barrier = threading.Barrier(workers)
-    changes: list[str] = []
-    errors: list[BaseException] = []
-
-    def apply_once() -> None:
-        try:
-            barrier.wait(timeout=10)
-            changes.append(booking_upsert_from_event(practitioner=dr_dia, event=jane_event()).change)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=apply_once) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    changes, errors = run_together(
+        lambda: booking_upsert_from_event(practitioner=dr_dia, event=jane_event()).change, threads=workers
+    )
 
     assert errors == []
     assert sorted(changes) == ["created"] + ["unchanged"] * (workers - 1)
@@ -524,7 +508,7 @@ def record_fetches(monkeypatch):
 def jane_books(process, dr_dia_subscription, fake_graph):
     """Jane's booking arriving through Dr Dia's subscription; answers the patient it is made for."""
 
-    def book() -> Patient:
+    def book() -> Patient | None:
         fake_graph.events[JANE_EVENT_ID] = jane_event()
         process(notification("created"))
         return Booking.objects.get().patient
