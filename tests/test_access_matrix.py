@@ -80,122 +80,42 @@ SUBSCRIPTION_GAP = "practitioners.SubscriptionGap"
 USER = "auth.User"
 
 ACTIONS = ("changelist", "change", "add", "delete")
-NONE_ALLOWED = (403, 403, 403, 403)
+# What a login gets from a model's admin pages, in the order of ACTIONS: (changelist, change
+# view of a row it may see, add view, delete view). 200 allowed; 403 refused; LOGIN sent to
+# the login page; PHONE_PAGE sent to the phone booking page.
+ALL_ALLOWED = (200, 200, 200, 200)
+READ_ONLY = (200, 200, 403, 403)
+REFUSED = (403, 403, 403, 403)
 # No permission, and the row is outside what the login may see: its pages answer as for a
 # row that does not exist (404), so they do not even tell that it exists.
 ROW_HIDDEN = (403, 404, 403, 404)
 TO_LOGIN = (LOGIN, LOGIN, LOGIN, LOGIN)
 
+STAFF_ROLES = [role for role in ROLES if role != NOT_STAFF]
 # fmt: off
-# What each role gets from each model's admin pages: (changelist, change view of a row it
-# may see, add view, delete view). 200 allowed; 403 refused; LOGIN sent to the login page.
-MATRIX: dict[str, dict[str, tuple[int | str, ...]]] = {
-    BOOKING: {
-        PRACTICE_MANAGER: (200, 200, PHONE_PAGE, 200),
-        FRONT_DESK:       (200, 200, PHONE_PAGE, 403),
-        PRACTITIONER:     (200, 200, 403, 403),
-        CONSULTANT:       (200, 200, 403, 403),
-        NO_ROLE:          ROW_HIDDEN,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    PATIENT: {
-        PRACTICE_MANAGER: (200, 200, 200, 200),
-        FRONT_DESK:       (200, 200, 200, 403),
-        PRACTITIONER:     (200, 200, 403, 403),
-        CONSULTANT:       (200, 200, 403, 403),
-        NO_ROLE:          ROW_HIDDEN,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    SYNC_ATTEMPT: {
-        PRACTICE_MANAGER: (200, 200, 403, 403),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     (200, 200, 403, 403),
-        CONSULTANT:       (200, 200, 403, 403),
-        NO_ROLE:          ROW_HIDDEN,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    DELIVERY: {
-        PRACTICE_MANAGER: (200, 200, 403, 403),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     NONE_ALLOWED,
-        CONSULTANT:       NONE_ALLOWED,
-        NO_ROLE:          NONE_ALLOWED,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    NOTIFICATION: {
-        PRACTICE_MANAGER: (200, 200, 403, 403),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     (200, 200, 403, 403),
-        CONSULTANT:       (200, 200, 403, 403),
-        NO_ROLE:          ROW_HIDDEN,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    AUDIT_ENTRY: {
-        PRACTICE_MANAGER: (200, 200, 403, 403),
-        FRONT_DESK:       NONE_ALLOWED,
-        PRACTITIONER:     NONE_ALLOWED,
-        CONSULTANT:       NONE_ALLOWED,
-        NO_ROLE:          NONE_ALLOWED,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    SUBMISSION: {
-        PRACTICE_MANAGER: (200, 200, 403, 200),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     (200, 200, 403, 403),
-        CONSULTANT:       (200, 200, 403, 403),
-        NO_ROLE:          ROW_HIDDEN,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    TRIAGE: {
-        PRACTICE_MANAGER: (200, 200, 403, 200),
-        FRONT_DESK:       ROW_HIDDEN,
-        PRACTITIONER:     (200, 200, 403, 403),
-        CONSULTANT:       (200, 200, 403, 403),
-        NO_ROLE:          ROW_HIDDEN,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    FORM_DEFINITION: {
-        PRACTICE_MANAGER: (200, 200, 200, 200),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     NONE_ALLOWED,
-        CONSULTANT:       NONE_ALLOWED,
-        NO_ROLE:          NONE_ALLOWED,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    PRACTITIONER_MODEL: {
-        PRACTICE_MANAGER: (200, 200, 200, 200),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     (200, 200, 403, 403),
-        CONSULTANT:       (200, 200, 403, 403),
-        NO_ROLE:          NONE_ALLOWED,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    SUBSCRIPTION: {
-        PRACTICE_MANAGER: (200, 200, 403, 403),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     NONE_ALLOWED,
-        CONSULTANT:       NONE_ALLOWED,
-        NO_ROLE:          NONE_ALLOWED,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    SUBSCRIPTION_GAP: {
-        PRACTICE_MANAGER: (200, 200, 403, 403),
-        FRONT_DESK:       (200, 200, 403, 403),
-        PRACTITIONER:     NONE_ALLOWED,
-        CONSULTANT:       NONE_ALLOWED,
-        NO_ROLE:          NONE_ALLOWED,
-        NOT_STAFF:        TO_LOGIN,
-    },
-    USER: {
-        PRACTICE_MANAGER: (200, 200, 200, 403),
-        FRONT_DESK:       NONE_ALLOWED,
-        PRACTITIONER:     NONE_ALLOWED,
-        CONSULTANT:       NONE_ALLOWED,
-        NO_ROLE:          NONE_ALLOWED,
-        NOT_STAFF:        TO_LOGIN,
-    },
+# What each staff role gets from each model's admin pages, one column a role in the order
+# of STAFF_ROLES (practice manager, front desk, practitioner, consultant, no role). A login
+# that is not staff is sent to the login page from every one.
+STAFF_ANSWERS: dict[str, tuple[tuple[int | str, ...], ...]] = {
+    BOOKING:            ((200, 200, PHONE_PAGE, 200), (200, 200, PHONE_PAGE, 403), READ_ONLY, READ_ONLY, ROW_HIDDEN),
+    PATIENT:            (ALL_ALLOWED,                 (200, 200, 200, 403),        READ_ONLY, READ_ONLY, ROW_HIDDEN),
+    SYNC_ATTEMPT:       (READ_ONLY,                   READ_ONLY,                   READ_ONLY, READ_ONLY, ROW_HIDDEN),
+    DELIVERY:           (READ_ONLY,                   READ_ONLY,                   REFUSED,   REFUSED,   REFUSED),
+    NOTIFICATION:       (READ_ONLY,                   READ_ONLY,                   READ_ONLY, READ_ONLY, ROW_HIDDEN),
+    AUDIT_ENTRY:        (READ_ONLY,                   REFUSED,                     REFUSED,   REFUSED,   REFUSED),
+    SUBMISSION:         ((200, 200, 403, 200),        READ_ONLY,                   READ_ONLY, READ_ONLY, ROW_HIDDEN),
+    TRIAGE:             ((200, 200, 403, 200),        ROW_HIDDEN,                  READ_ONLY, READ_ONLY, ROW_HIDDEN),
+    FORM_DEFINITION:    (ALL_ALLOWED,                 READ_ONLY,                   REFUSED,   REFUSED,   REFUSED),
+    PRACTITIONER_MODEL: (ALL_ALLOWED,                 READ_ONLY,                   READ_ONLY, READ_ONLY, REFUSED),
+    SUBSCRIPTION:       (READ_ONLY,                   READ_ONLY,                   REFUSED,   REFUSED,   REFUSED),
+    SUBSCRIPTION_GAP:   (READ_ONLY,                   READ_ONLY,                   REFUSED,   REFUSED,   REFUSED),
+    USER:               ((200, 200, 200, 403),        REFUSED,                     REFUSED,   REFUSED,   REFUSED),
 }
 # fmt: on
+MATRIX: dict[str, dict[str, tuple[int | str, ...]]] = {
+    model: {**dict(zip(STAFF_ROLES, answers, strict=True)), NOT_STAFF: TO_LOGIN}
+    for model, answers in STAFF_ANSWERS.items()
+}
 
 # Registered models outside the matrix that only the practice manager's index lists.
 MANAGER_ALSO_LISTS = {
@@ -356,10 +276,24 @@ def clinic() -> Clinic:
         dr_dia=dr_dia,
         nurse=nurse,
         consultant=consultant,
+        subscription=GraphSubscriptionFactory.create(practitioner=dr_dia),
+        subscription_gap=SubscriptionGap.objects.create(
+            practitioner=dr_dia, lost_graph_id="lost", deaf_since=timezone.now(), detected_at=timezone.now()
+        ),
         dia_patient=dia_patient,
         nurse_patient=nurse_patient,
         consultant_patient=consultant_patient,
         shared_patient=shared_patient,
+        somebody=somebody,
+        audit_entry=AuditEntry.objects.create(
+            actor=somebody,
+            actor_username="somebody",
+            action=AuditAction.SYNC_RETRIED,
+            booking=nurse_booking,
+            subject=str(nurse_booking),
+            before={"sync_state": SyncState.NEEDS_ATTENTION},
+            after={"sync_state": SyncState.PENDING},
+        ),
         dia_booking=dia_booking,
         nurse_booking=nurse_booking,
         consultant_booking=consultant_booking,
@@ -383,23 +317,9 @@ def clinic() -> Clinic:
             last_error="handler failed",
         ),
         graph_delivery=InboundDeliveryFactory.create(source=DeliverySource.GRAPH, body=b'{"value": []}'),
-        audit_entry=AuditEntry.objects.create(
-            actor=somebody,
-            actor_username="somebody",
-            action=AuditAction.SYNC_RETRIED,
-            booking=nurse_booking,
-            subject=str(nurse_booking),
-            before={"sync_state": SyncState.NEEDS_ATTENTION},
-            after={"sync_state": SyncState.PENDING},
-        ),
         definition=FormDefinition.objects.get_or_create(
             form_type=FormType.FULL, defaults={"jotform_form_id": "251234567890123"}
         )[0],
-        subscription=GraphSubscriptionFactory.create(practitioner=dr_dia),
-        subscription_gap=SubscriptionGap.objects.create(
-            practitioner=dr_dia, lost_graph_id="lost", deaf_since=timezone.now(), detected_at=timezone.now()
-        ),
-        somebody=somebody,
     )
 
 
@@ -440,6 +360,16 @@ def assert_refused_like_a_missing_row(client: Client, url: str, missing_url: str
     page = response.content.decode()
     for text in never:
         assert text not in page, (url, text)
+
+
+def assert_row_refused(
+    client: Client, model: str, row: models.Model, *, page: str = "change", never: tuple[str, ...] = ()
+) -> None:
+    """`page` of `row` answers as the same page of a row that does not exist."""
+    missing_pk = 987654
+    assert_refused_like_a_missing_row(
+        client, admin_url(model, page, row.pk), admin_url(model, page, missing_pk), never=never
+    )
 
 
 # --- The matrix: role by model by action ------------------------------------------------------
@@ -598,11 +528,8 @@ def test_filtering_the_booking_list_by_the_nurses_patient_finds_nothing(dia_clie
 
 @pytest.mark.parametrize("page", ["change", "history", "delete"])
 def test_the_nurses_booking_pages_are_refused(dia_client, clinic, page):
-    assert_refused_like_a_missing_row(
-        dia_client,
-        admin_url(BOOKING, page, clinic.nurse_booking.pk),
-        admin_url(BOOKING, page, 987654),
-        never=("Quillfeather", str(clinic.nurse_booking)),
+    assert_row_refused(
+        dia_client, BOOKING, clinic.nurse_booking, page=page, never=("Quillfeather", str(clinic.nurse_booking))
     )
 
 
@@ -630,12 +557,7 @@ def test_the_patient_list_shows_dr_dias_patients_only(dia_client, clinic):
 
 @pytest.mark.parametrize("page", ["change", "history", "delete"])
 def test_the_nurses_patient_pages_are_refused(dia_client, clinic, page):
-    assert_refused_like_a_missing_row(
-        dia_client,
-        admin_url(PATIENT, page, clinic.nurse_patient.pk),
-        admin_url(PATIENT, page, 987654),
-        never=("Quillfeather",),
-    )
+    assert_row_refused(dia_client, PATIENT, clinic.nurse_patient, page=page, never=("Quillfeather",))
 
 
 def test_the_raw_id_lookup_popup_offers_dr_dias_patients_only(dia_client, clinic):
@@ -674,21 +596,12 @@ def test_autocomplete_offers_no_other_practitioners_rows(dia_client, clinic, mod
 
 def test_sync_attempts_of_the_nurses_bookings_are_not_listed_or_shown(dia_client, clinic):
     assert listed(dia_client, admin_url(SYNC_ATTEMPT, "changelist")) == {clinic.dia_attempt.pk}
-    assert_refused_like_a_missing_row(
-        dia_client,
-        admin_url(SYNC_ATTEMPT, "change", clinic.nurse_attempt.pk),
-        admin_url(SYNC_ATTEMPT, "change", 987654),
-    )
+    assert_row_refused(dia_client, SYNC_ATTEMPT, clinic.nurse_attempt)
 
 
 def test_submissions_of_the_nurses_bookings_are_not_listed_or_shown(dia_client, clinic):
     assert listed(dia_client, admin_url(SUBMISSION, "changelist")) == {clinic.dia_submission.pk}
-    assert_refused_like_a_missing_row(
-        dia_client,
-        admin_url(SUBMISSION, "change", clinic.nurse_submission.pk),
-        admin_url(SUBMISSION, "change", 987654),
-        never=(NURSE_ANSWER,),
-    )
+    assert_row_refused(dia_client, SUBMISSION, clinic.nurse_submission, never=(NURSE_ANSWER,))
     assert DIA_ANSWER in dia_client.get(admin_url(SUBMISSION, "change", clinic.dia_submission.pk)).content.decode()
 
 
@@ -698,12 +611,7 @@ def test_a_practitioner_sees_the_triage_of_its_own_patients_only(dia_client, cli
     assert listed(dia_client, admin_url(TRIAGE, "changelist")) == {clinic.shared_triage.pk}
     page = dia_client.get(admin_url(TRIAGE, "change", clinic.shared_triage.pk)).content.decode()
     assert SHARED_TRIAGE in page
-    assert_refused_like_a_missing_row(
-        dia_client,
-        admin_url(TRIAGE, "change", clinic.private_triage.pk),
-        admin_url(TRIAGE, "change", 987654),
-        never=(PRIVATE_TRIAGE,),
-    )
+    assert_row_refused(dia_client, TRIAGE, clinic.private_triage, never=(PRIVATE_TRIAGE,))
 
 
 # Phone bookings (pages being added to bookings/admin.py): made by roles that add bookings,
@@ -765,12 +673,7 @@ def test_the_consultant_sees_its_own_bookings_and_every_triage(client, clinic):
 )
 def test_the_consultant_is_refused_other_practitioners_rows(client, clinic, model, row):
     consultant_client = logged_in(client, clinic, CONSULTANT)
-    assert_refused_like_a_missing_row(
-        consultant_client,
-        admin_url(model, "change", getattr(clinic, row).pk),
-        admin_url(model, "change", 987654),
-        never=("Harrowgate", "Quillfeather", DIA_ANSWER),
-    )
+    assert_row_refused(consultant_client, model, getattr(clinic, row), never=("Harrowgate", "Quillfeather", DIA_ANSWER))
 
 
 def test_front_desk_never_sees_triage(client, clinic):

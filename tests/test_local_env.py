@@ -70,13 +70,12 @@ def test_with_only_debug_set_a_command_talks_to_the_local_stand_ins_make_run_sta
 
 
 def test_the_real_systems_configured_in_the_environment_keep_their_values(tmp_path):
-    environment = clean_environment(
-        tmp_path,
-        AZURE_CLIENT_ID="real-application",
-        MEDIRECORDS_API_URL="https://api.medirecords.com/v1",
-        PRACTITIONER_DR_DIA_O365_MAILBOX="dr.dia@clinic.example.com.au",
-    )
-    seen = what_manage_py_sees(environment)
+    real_systems = {
+        "AZURE_CLIENT_ID": "real-application",
+        "MEDIRECORDS_API_URL": "https://api.medirecords.com/v1",
+        "PRACTITIONER_DR_DIA_O365_MAILBOX": "dr.dia@clinic.example.com.au",
+    }
+    seen = what_manage_py_sees(clean_environment(tmp_path, **real_systems))
 
     assert (seen["graph_api_url"], seen["client_id"]) == ("https://graph.microsoft.com/v1.0", "real-application")
     assert seen["dr_dia_mailbox"] == "dr.dia@clinic.example.com.au"

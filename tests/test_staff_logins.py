@@ -2,12 +2,14 @@
 
 import base64
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import IntegrityError
+from django.http.response import HttpResponseBase
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -183,15 +185,42 @@ def secrets_shown(page: str) -> set[bytes]:
     return keys
 
 
-@pytest.mark.usefixtures("_two_factor_on")
-class TestAManagerCannotTakeOverASuperuser:
-    """Each attack is followed by a real login as the superuser with what it could have won."""
+class TwoFactorOn:
+    """Two-factor login required, with the clock pinned at CLOCK; `self.clock` moves it on."""
 
-    @pytest.fixture
+    @pytest.fixture(autouse=True)
     def _two_factor_on(self, settings, time_machine):
         settings.ADMIN_REQUIRE_TWO_FACTOR = True
         time_machine.move_to(CLOCK, tick=False)
         self.clock = time_machine
+
+    def logs_in_a_minute_on(self, *, username: str, password: str, key: bytes) -> bool:
+        """Whether a fresh browser gets into the console with these, a minute on (a fresh code)."""
+        self.clock.shift(timedelta(minutes=1))
+        browser = Client()
+        browser.post(LOGIN_URL, {"username": username, "password": password, "otp_token": current_code(key)})
+        return browser.get("/admin/").status_code == 200
+
+
+# The device add form's TOTP settings, as the form offers them.
+TOTP_SETTINGS = {"step": 30, "t0": 0, "digits": 6, "tolerance": 1, "drift": 0, "throttling_failure_count": 0}
+
+
+def device_pages(client: Client, device: TOTPDevice) -> Sequence[HttpResponseBase]:
+    """The device list, then the device's change, config and QR code pages, as `client` gets them."""
+    return [
+        client.get(url)
+        for url in (
+            "/admin/otp_totp/totpdevice/",
+            f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+            f"/admin/otp_totp/totpdevice/{device.pk}/config/",
+            f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/",
+        )
+    ]
+
+
+class TestAManagerCannotTakeOverASuperuser(TwoFactorOn):
+    """Each attack is followed by a real login as the superuser with what it could have won."""
 
     @pytest.fixture
     def owner(self, django_user_model):
@@ -213,10 +242,7 @@ class TestAManagerCannotTakeOverASuperuser:
 
     def owner_login(self, *, password: str, key: bytes) -> bool:
         """Whether a fresh browser gets into the console as the superuser with these, a minute on."""
-        self.clock.shift(timedelta(minutes=1))
-        browser = Client()
-        browser.post(LOGIN_URL, {"username": "owner", "password": password, "otp_token": current_code(key)})
-        return browser.get("/admin/").status_code == 200
+        return self.logs_in_a_minute_on(username="owner", password=password, key=key)
 
     def test_the_login_works_with_what_the_owner_holds(self, owner):
         """The check after each attack is real: with the right password and secret it gets in."""
@@ -246,15 +272,7 @@ class TestAManagerCannotTakeOverASuperuser:
 
     def test_a_manager_cannot_read_a_superusers_authenticator_secret(self, manager, owner):
         device = owner.totpdevice_set.get()
-        pages = [
-            manager.get(url)
-            for url in (
-                "/admin/otp_totp/totpdevice/",
-                f"/admin/otp_totp/totpdevice/{device.pk}/change/",
-                f"/admin/otp_totp/totpdevice/{device.pk}/config/",
-                f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/",
-            )
-        ]
+        pages = device_pages(manager, device)
         assert [page.status_code for page in pages] == [200, 404, 404, 404]
         assert "owner&#x27;s phone" not in pages[0].text
         assert "owner's phone" not in pages[0].text
@@ -272,12 +290,7 @@ class TestAManagerCannotTakeOverASuperuser:
                 "name": "planted",
                 "confirmed": "on",
                 "key": known_key,
-                "step": 30,
-                "t0": 0,
-                "digits": 6,
-                "tolerance": 1,
-                "drift": 0,
-                "throttling_failure_count": 0,
+                **TOTP_SETTINGS,
             },
         )
         assert response.status_code == 200  # the form again, with an error on the login chosen
@@ -320,14 +333,7 @@ class TestAManagerCannotTakeOverASuperuser:
         assert receptionist.check_password(new_password)
 
 
-@pytest.mark.usefixtures("_two_factor_on")
-class TestAnAuthenticatorSecretIsShownOnce:
-    @pytest.fixture
-    def _two_factor_on(self, settings, time_machine):
-        settings.ADMIN_REQUIRE_TWO_FACTOR = True
-        time_machine.move_to(CLOCK, tick=False)
-        self.clock = time_machine
-
+class TestAnAuthenticatorSecretIsShownOnce(TwoFactorOn):
     @pytest.fixture
     def owner_client(self, django_user_model, client):
         owner = django_user_model.objects.create_superuser(username="owner", password=SUPERUSER_PASSWORD)
@@ -345,12 +351,7 @@ class TestAnAuthenticatorSecretIsShownOnce:
                 "user": user.pk,
                 "name": "reception phone",
                 "confirmed": "on",
-                "step": 30,
-                "t0": 0,
-                "digits": 6,
-                "tolerance": 1,
-                "drift": 0,
-                "throttling_failure_count": 0,
+                **TOTP_SETTINGS,
             },
             follow=True,
         )
@@ -367,24 +368,11 @@ class TestAnAuthenticatorSecretIsShownOnce:
         assert "shown only this once" in shown
 
         # The secret shown is the device's: the receptionist gets in with it.
-        self.clock.shift(timedelta(minutes=1))
-        browser = Client()
-        browser.post(
-            LOGIN_URL, {"username": "reception", "password": PASSWORD, "otp_token": current_code(device.bin_key)}
-        )
-        assert browser.get("/admin/").status_code == 200
+        assert self.logs_in_a_minute_on(username="reception", password=PASSWORD, key=device.bin_key)
 
     def test_after_that_no_page_shows_it_to_anyone_a_superuser_neither(self, owner_client, receptionist):
         device, _ = self.add_device(owner_client, receptionist)
-        pages = [
-            owner_client.get(url)
-            for url in (
-                "/admin/otp_totp/totpdevice/",
-                f"/admin/otp_totp/totpdevice/{device.pk}/change/",
-                f"/admin/otp_totp/totpdevice/{device.pk}/config/",
-                f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/",
-            )
-        ]
+        pages = device_pages(owner_client, device)
         assert [page.status_code for page in pages] == [200, 200, 403, 403]
         for page in pages:
             assert device.bin_key not in secrets_shown(page.content.decode(errors="replace"))

@@ -130,23 +130,14 @@ def sync_requests(monkeypatch):
 
 @pytest.fixture
 def dr_dia(db):
-    return PractitionerFactory(
-        slug="dr-dia",
-        display_name="Dr Dia",
-        kind=PractitionerKind.DOCTOR,
-        booking_type=BookingType.PAID,
-        o365_mailbox=DR_DIA_MAILBOX,
-    )
+    """A doctor whose bookings are paid: the factory's kind and booking type."""
+    return PractitionerFactory(slug="dr-dia", display_name="Dr Dia", o365_mailbox=DR_DIA_MAILBOX)
 
 
 @pytest.fixture
 def nurse(db):
     return PractitionerFactory(
-        slug="nurse",
-        display_name="Nurse",
-        kind=PractitionerKind.NURSE_PRACTITIONER,
-        booking_type=BookingType.PAID,
-        o365_mailbox=NURSE_MAILBOX,
+        slug="nurse", display_name="Nurse", kind=PractitionerKind.NURSE_PRACTITIONER, o365_mailbox=NURSE_MAILBOX
     )
 
 
@@ -162,12 +153,15 @@ def consultant(db):
     )
 
 
-def subscription_create(practitioner, *, graph_id: str, client_state: str, receiver: str) -> GraphSubscription:
+def subscription_create(
+    practitioner, *, graph_id: str, receiver: str = SubscriptionReceiver.PRACTITIONER
+) -> GraphSubscription:
+    """The practitioner's subscription, its client state the one the recorded payloads carry."""
     return GraphSubscription.objects.create(
         practitioner=practitioner,
         graph_id=graph_id,
         resource=f"users/{practitioner.o365_mailbox}/events",
-        client_state=client_state,
+        client_state=f"secretClientValue-{practitioner.slug}",
         receiver=receiver,
         expires_at=datetime(2026, 12, 1, 23, 0, tzinfo=UTC),
     )
@@ -175,32 +169,17 @@ def subscription_create(practitioner, *, graph_id: str, client_state: str, recei
 
 @pytest.fixture
 def dr_dia_subscription(dr_dia):
-    return subscription_create(
-        dr_dia,
-        graph_id=DR_DIA_SUBSCRIPTION,
-        client_state="secretClientValue-dr-dia",
-        receiver=SubscriptionReceiver.PRACTITIONER,
-    )
+    return subscription_create(dr_dia, graph_id=DR_DIA_SUBSCRIPTION)
 
 
 @pytest.fixture
 def nurse_subscription(nurse):
-    return subscription_create(
-        nurse,
-        graph_id=NURSE_SUBSCRIPTION,
-        client_state="secretClientValue-nurse",
-        receiver=SubscriptionReceiver.PRACTITIONER,
-    )
+    return subscription_create(nurse, graph_id=NURSE_SUBSCRIPTION)
 
 
 @pytest.fixture
 def consultant_subscription(consultant):
-    return subscription_create(
-        consultant,
-        graph_id=CONSULTANT_SUBSCRIPTION,
-        client_state="secretClientValue-consultant",
-        receiver=SubscriptionReceiver.CONSULTANT,
-    )
+    return subscription_create(consultant, graph_id=CONSULTANT_SUBSCRIPTION, receiver=SubscriptionReceiver.CONSULTANT)
 
 
 # --- The MediRecords sandbox, for the sync to MediRecords ---------------------------------

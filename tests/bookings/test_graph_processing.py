@@ -1,10 +1,8 @@
 import json
 import logging
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
-from django.db import connection
 
 from bookings.inbox import deliveries as inbox
 from bookings.models import (
@@ -29,6 +27,7 @@ from tests.bookings.conftest import (
     notification,
 )
 from tests.bookings.factories import BookingFactory, PatientFactory
+from tests.concurrency import run_together
 from tests.conftest import requires_postgresql
 
 pytestmark = pytest.mark.django_db
@@ -185,15 +184,9 @@ class TestBatch:
         assert nurse_booking.cancelled_at is not None
         assert sorted(sync_requests) == sorted([jane_booking.pk, nurse_booking.pk])
 
+    @pytest.mark.usefixtures("dr_dia_subscription", "nurse_subscription")
     def test_repeating_any_delivery_changes_nothing(
-        self,
-        post,
-        nurse,
-        dr_dia_subscription,
-        nurse_subscription,
-        fake_graph,
-        sync_requests,
-        django_capture_on_commit_callbacks,
+        self, post, nurse, fake_graph, sync_requests, django_capture_on_commit_callbacks
     ):
         BookingFactory(practitioner=nurse, o365_event_id=NURSE_EVENT_ID)
         fake_graph.events[JANE_EVENT_ID] = jane_event(**{"@odata.etag": UPDATED_ETAG})
@@ -419,24 +412,9 @@ class TestFailures:
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_applying_one_event_at_once_make_one_booking(dr_dia, sync_requests):
     workers = 4
-    barrier = threading.Barrier(workers)
-    changes: list[str] = []
-    errors: list[BaseException] = []
-
-    def apply_once() -> None:
-        try:
-            barrier.wait(timeout=10)
-            changes.append(booking_upsert_from_event(practitioner=dr_dia, event=jane_event()).change)
-        except BaseException as error:  # noqa: BLE001 - reported in the test's thread
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=apply_once) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    changes, errors = run_together(
+        lambda: booking_upsert_from_event(practitioner=dr_dia, event=jane_event()).change, threads=workers
+    )
 
     assert errors == []
     assert sorted(changes) == ["created"] + ["unchanged"] * (workers - 1)
@@ -526,59 +504,61 @@ def record_fetches(monkeypatch):
     return fetched_from
 
 
+@pytest.fixture
+def jane_books(process, dr_dia_subscription, fake_graph):
+    """Jane's booking arriving through Dr Dia's subscription; answers the patient it is made for."""
+
+    def book() -> Patient | None:
+        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        process(notification("created"))
+        return Booking.objects.get().patient
+
+    return book
+
+
 class TestPatientMatching:
-    def test_a_relative_sharing_the_email_is_a_new_patient(self, process, dr_dia_subscription, fake_graph):
+    def test_a_relative_sharing_the_email_is_a_new_patient(self, jane_books):
         mother = PatientFactory(
             first_name="Mary", last_name="Citizen", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        jane = Booking.objects.get().patient
         assert jane != mother
         assert (jane.first_name, jane.date_of_birth) == ("Jane", date(1980, 2, 29))
         mother.refresh_from_db()
         assert (mother.mobile, mother.date_of_birth) == ("", None), "another person's blanks stay blank"
 
-    def test_another_last_name_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
+    def test_another_last_name_is_a_different_patient(self, jane_books):
         """Jane Smith, who shares Jane Citizen's email (a partner's) and gave no date of birth."""
         other = PatientFactory(
             first_name="Jane", last_name="Smith", email="jane.citizen@example.com.au", mobile="", date_of_birth=None
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        jane = Booking.objects.get().patient
         assert jane != other
         assert (jane.last_name, jane.date_of_birth) == ("Citizen", date(1980, 2, 29))
         other.refresh_from_db()
         assert (other.mobile, other.date_of_birth) == ("", None), "another person's blanks stay blank"
 
-    def test_a_different_date_of_birth_is_a_different_patient(self, process, dr_dia_subscription, fake_graph):
+    def test_a_different_date_of_birth_is_a_different_patient(self, jane_books):
         twin = PatientFactory(
             first_name="Jane", last_name="Citizen", email="jane.citizen@example.com.au", date_of_birth=date(2010, 5, 1)
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        assert Booking.objects.get().patient != twin
+        assert jane != twin
         assert Patient.objects.count() == 2
 
-    def test_names_match_ignoring_case_spacing_and_accents(self, process, dr_dia_subscription, fake_graph):
+    def test_names_match_ignoring_case_spacing_and_accents(self, jane_books):
         known = PatientFactory(
             first_name=" JÁNE ",
             last_name="Citizén",
             email="jane.citizen@example.com.au",
             date_of_birth=date(1980, 2, 29),
         )
-        fake_graph.events[JANE_EVENT_ID] = jane_event()
+        jane = jane_books()
 
-        process(notification("created"))
-
-        assert Booking.objects.get().patient == known
+        assert jane == known
         assert Patient.objects.count() == 1
 
     def test_a_relative_taking_over_the_booking_does_not_fill_the_patients_blanks(

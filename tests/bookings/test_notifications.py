@@ -3,7 +3,6 @@
 import logging
 import re
 import smtplib
-import threading
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
@@ -43,6 +42,7 @@ from config import backoff
 from practitioners.staff_roles import FRONT_DESK, PRACTITIONER
 from tests.bookings.conftest import JANE_EVENT_ID, fixture_bytes, jane_event, notification
 from tests.bookings.factories import BookingFactory, PatientFactory
+from tests.concurrency import run_together
 from tests.conftest import requires_postgresql
 from tests.staff import staff_login
 
@@ -578,24 +578,7 @@ def test_a_second_sweep_sending_the_same_rows_meanwhile_sends_nothing_twice(dr_d
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_notifying_one_booking_at_once_send_once(dr_dia):
     booking = BookingFactory(practitioner=dr_dia, patient=PatientFactory(email=JANE))
-    workers = 4
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def notify() -> None:
-        try:
-            barrier.wait(timeout=10)
-            booking_notify(booking_id=booking.pk)
-        except BaseException as error:  # noqa: BLE001 - reported in the test's thread
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=notify) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    _, errors = run_together(lambda: booking_notify(booking_id=booking.pk), threads=4)
 
     assert errors == []
     assert sorted(message.to[0] for message in mail.outbox) == sorted([JANE, ENQUIRIES])

@@ -122,6 +122,22 @@ def booking_data(practitioner, **changes):
     return data
 
 
+def phone_booking_of_a_new_patient(practitioner, actor, **changes):
+    """The service asked for a booking with `practitioner` on Tue 1 Dec 2026 at 14:00, for a new
+    patient who pays nothing, with `changes` applied."""
+    arguments = {
+        "practitioner": practitioner,
+        "patient": PatientFactory(),
+        "starts_at": sydney(2026, 12, 1, 14),
+        "duration_minutes": None,
+        "reason": "",
+        "payment_status": PaymentStatus.NOT_REQUIRED,
+        "follows": None,
+        "actor": actor,
+    }
+    return phone_booking_create(**{**arguments, **changes})
+
+
 def book(client, data):
     return client.post(reverse(PHONE_URL), data)
 
@@ -224,16 +240,7 @@ def test_a_time_already_passed_is_refused_and_nothing_is_sent(desk, front_desk, 
 
 def test_the_service_refuses_a_booking_in_the_past(nurse, desk_actor, sync_requests):
     with time_machine.travel(sydney(2026, 12, 1, 14), tick=False), pytest.raises(PhoneBookingRefusedError) as refused:
-        phone_booking_create(
-            practitioner=nurse,
-            patient=PatientFactory(),
-            starts_at=sydney(2026, 12, 1, 14),
-            duration_minutes=None,
-            reason="",
-            payment_status=PaymentStatus.NOT_REQUIRED,
-            follows=None,
-            actor=desk_actor,
-        )
+        phone_booking_of_a_new_patient(nurse, desk_actor)
     assert refused.value.field == "starts_at"
     assert "Tue 1 Dec 2026 14:00 has already passed" in str(refused.value)
     assert not Booking.objects.exists()
@@ -764,27 +771,9 @@ def test_only_phone_bookings_are_moved_or_cancelled_by_the_services(nurse, desk_
 
 
 def test_slot_taken_names_the_winner(nurse, desk_actor, sync_requests):
-    first = phone_booking_create(
-        practitioner=nurse,
-        patient=PatientFactory(),
-        starts_at=sydney(2026, 12, 1, 14),
-        duration_minutes=None,
-        reason="",
-        payment_status=PaymentStatus.NOT_REQUIRED,
-        follows=None,
-        actor=desk_actor,
-    )
+    first = phone_booking_of_a_new_patient(nurse, desk_actor)
     with pytest.raises(SlotTakenError) as taken:
-        phone_booking_create(
-            practitioner=nurse,
-            patient=PatientFactory(),
-            starts_at=sydney(2026, 12, 1, 14, 29),
-            duration_minutes=5,
-            reason="",
-            payment_status=PaymentStatus.NOT_REQUIRED,
-            follows=None,
-            actor=desk_actor,
-        )
+        phone_booking_of_a_new_patient(nurse, desk_actor, starts_at=sydney(2026, 12, 1, 14, 29), duration_minutes=5)
     assert taken.value.clash == first
     assert str(taken.value) == f"Nurse already has Booking #{first.pk} on Tue 1 Dec 2026 14:00{DASH}14:30."
 
@@ -871,16 +860,7 @@ def test_the_constraint_s_refusal_becomes_slot_taken(nurse, desk_actor, sync_req
     monkeypatch.setattr(phone_bookings, "slot_clash", missing_the_first_time)
 
     with pytest.raises(SlotTakenError) as taken:
-        phone_booking_create(
-            practitioner=nurse,
-            patient=PatientFactory(),
-            starts_at=sydney(2026, 12, 1, 14),
-            duration_minutes=None,
-            reason="",
-            payment_status=PaymentStatus.NOT_REQUIRED,
-            follows=None,
-            actor=desk_actor,
-        )
+        phone_booking_of_a_new_patient(nurse, desk_actor)
 
     assert taken.value.clash == clash
     assert len(calls) == 2

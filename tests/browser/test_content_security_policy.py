@@ -2,10 +2,12 @@
 loads and works without one violation, and the policy itself is the strict one."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.contrib.auth.base_user import AbstractBaseUser
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import ConsoleMessage, Page, expect
 
@@ -46,6 +48,27 @@ def watched_page(page: Page) -> tuple[Page, list[str]]:
     return page, complaints
 
 
+@dataclass
+class ManagerConsole:
+    """A superuser logged in to the console in the watched page."""
+
+    page: Page
+    complaints: list[str]
+    base: str  # the live server's address
+    manager: AbstractBaseUser
+
+
+@pytest.fixture
+def manager_console(
+    watched_page: tuple[Page, list[str]], live_server, admin_login: AdminLogin, django_user_model
+) -> ManagerConsole:
+    page, complaints = watched_page
+    manager = django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
+    base = str(live_server.url).rstrip("/")
+    admin_login(page, base, "manager", PASSWORD)
+    return ManagerConsole(page=page, complaints=complaints, base=base, manager=manager)
+
+
 def _visit(page: Page, url: str) -> list[str]:
     response = page.goto(url)
     assert response is not None, url
@@ -57,19 +80,14 @@ def _visit(page: Page, url: str) -> list[str]:
 
 
 @pytest.mark.usefixtures("_clock")
-def test_the_admin_pages_staff_open_show_no_csp_violation(
-    watched_page: tuple[Page, list[str]], live_server, admin_login: AdminLogin, django_user_model
-) -> None:
-    page, complaints = watched_page
-    manager = django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
+def test_the_admin_pages_staff_open_show_no_csp_violation(manager_console: ManagerConsole) -> None:
+    page, complaints, base = manager_console.page, manager_console.complaints, manager_console.base
+    manager = manager_console.manager
+    expect(page.get_by_role("heading", name="Staff console", level=1)).to_be_visible()
     booking = BookingFactory.create()
     delivery = InboundDeliveryFactory.create()
     assert booking.patient is not None
     device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
-    base = str(live_server.url).rstrip("/")
-
-    admin_login(page, base, "manager", PASSWORD)
-    expect(page.get_by_role("heading", name="Staff console", level=1)).to_be_visible()
 
     paths = [
         "/admin/",
@@ -101,15 +119,10 @@ def test_the_admin_pages_staff_open_show_no_csp_violation(
 
 
 @pytest.mark.usefixtures("_clock")
-def test_the_consoles_scripts_still_run_under_the_policy(
-    watched_page: tuple[Page, list[str]], live_server, admin_login: AdminLogin, django_user_model
-) -> None:
+def test_the_consoles_scripts_still_run_under_the_policy(manager_console: ManagerConsole) -> None:
     """The admin's own JavaScript (the changelist's select-all, the filter widget) is allowed."""
-    page, complaints = watched_page
-    django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
+    page, complaints, base = manager_console.page, manager_console.complaints, manager_console.base
     BookingFactory.create_batch(2)
-    base = str(live_server.url).rstrip("/")
-    admin_login(page, base, "manager", PASSWORD)
 
     _visit(page, f"{base}/admin/bookings/booking/")
     page.locator("#action-toggle").check()
@@ -134,17 +147,12 @@ def test_the_two_factor_login_page_shows_no_csp_violation(
 
 
 @pytest.mark.usefixtures("_clock")
-def test_a_new_authenticators_code_is_drawn_once_under_the_policy(
-    watched_page: tuple[Page, list[str]], live_server, admin_login: AdminLogin, django_user_model
-) -> None:
+def test_a_new_authenticators_code_is_drawn_once_under_the_policy(manager_console: ManagerConsole) -> None:
     """The one page that shows a new device's QR code draws it (not an empty box) with no violation."""
-    page, complaints = watched_page
-    manager = django_user_model.objects.create_superuser(username="manager", password=PASSWORD)
-    base = str(live_server.url).rstrip("/")
-    admin_login(page, base, "manager", PASSWORD)
+    page, complaints, base = manager_console.page, manager_console.complaints, manager_console.base
 
     _visit(page, f"{base}/admin/otp_totp/totpdevice/add/")
-    page.fill("#id_user", str(manager.pk))
+    page.fill("#id_user", str(manager_console.manager.pk))
     page.fill("#id_name", "manager's phone")
     page.click("input[name=_save]")
     page.wait_for_load_state("load")

@@ -4,8 +4,7 @@ Front desk books a new patient with the Nurse and the booking shows in the list,
 at a glance and in the MediRecords sandbox; a practitioner's login sees its own bookings only.
 """
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,14 +17,19 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from bookings.models import Booking, BookingKind, SyncState
-from medirecords.sandbox import SANDBOX_PRACTITIONERS, SandboxServer
+from medirecords.sandbox import SandboxServer
 from practitioners import clients
 from practitioners.models import Practitioner
-from practitioners.services import external_id_variable, practice_load
 from practitioners.staff_roles import FRONT_DESK, PRACTITIONER, staff_roles_ensure
 from tests.bookings.factories import PatientFactory, PhoneBookingFactory
 from tests.browser.conftest import AdminLogin
-from tests.e2e.conftest import requires_distributed_setup, start_worker, worker_queue  # noqa: F401
+from tests.e2e.conftest import (  # noqa: F401
+    practice_with_sandbox_ids,
+    requires_distributed_setup,
+    start_worker,
+    wait_for,
+    worker_queue,
+)
 from tests.staff import staff_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,16 +76,9 @@ def sync_in_worker(request, sandbox: SandboxServer) -> bool:
     return True
 
 
-def practice_with_sandbox_ids() -> dict[str, Practitioner]:
-    """The practice file's practitioners, with the sandbox's provider and appointment type ids."""
-    environ = {}
-    for slug, ids in SANDBOX_PRACTITIONERS.items():
-        environ[external_id_variable(slug=slug, field_name="medirecords_provider_id")] = ids["provider_id"]
-        environ[external_id_variable(slug=slug, field_name="medirecords_appointment_type_id")] = ids[
-            "appointment_type_id"
-        ]
-    practice_load(environ=environ)
-    return {practitioner.slug: practitioner for practitioner in Practitioner.objects.all()}
+def practice_by_slug() -> dict[str, Practitioner]:
+    """The practice file's practitioners, with the sandbox's ids, by slug."""
+    return {practitioner.slug: practitioner for practitioner in practice_with_sandbox_ids()}
 
 
 def login_with_password(role: str, practitioner: Practitioner | None = None) -> AbstractUser:
@@ -120,23 +117,11 @@ def monday_morning_before(tuesday: date) -> datetime:
     return datetime(monday.year, monday.month, monday.day, 9, 0, tzinfo=SYDNEY)
 
 
-def wait_for(condition: Callable[[], Any], *, seconds: float, describe: Callable[[], str]) -> Any:
-    """Poll `condition` until it is truthy, checking at least once; fail with `describe()` at the deadline."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = condition()
-        if result or time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    assert result, describe()
-    return result
-
-
 def test_front_desk_books_a_new_patient_by_phone_and_it_reaches_medirecords(
     page: Page, live_server, admin_login: AdminLogin, settings, sandbox: SandboxServer, sync_in_worker: bool
 ) -> None:
     settings.ADMIN_REQUIRE_TWO_FACTOR = True
-    nurse = practice_with_sandbox_ids()["nurse"]
+    nurse = practice_by_slug()["nurse"]
     receptionist = login_with_password(FRONT_DESK)
 
     tuesday = next_tuesday_whose_monday_morning_is_ahead(datetime.now(tz=SYDNEY))
@@ -235,7 +220,7 @@ def test_a_practitioner_login_cannot_see_another_practitioners_booking(
 ) -> None:
     # Two-factor on, as in production; the row-level checks do not depend on it.
     settings.ADMIN_REQUIRE_TWO_FACTOR = True
-    practitioners = practice_with_sandbox_ids()
+    practitioners = practice_by_slug()
     dia = practitioners["dr-dia"]
     nurse_patient = PatientFactory.create(first_name="Nerida", last_name="Nursewell")
     dia_patient = PatientFactory.create(first_name="Diana", last_name="Diaway")

@@ -6,8 +6,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -22,6 +23,9 @@ from practitioners.models import Practitioner
 from practitioners.services import external_id_variable, practice_load
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# A worker that talks to its queue only: no heartbeats, mingling or gossip with other workers.
+WORKER_COMMAND: tuple[str, ...] = (sys.executable, "-m", "celery", "-A", "config", "worker")
+WORKER_COMMAND += ("--without-heartbeat", "--without-mingle", "--without-gossip")
 
 
 def _redis_answers() -> bool:
@@ -74,23 +78,7 @@ def start_worker(worker_queue: str, process_log_file):
         log_file = process_log_file(f"worker-{len(started) + 1}")
         with log_file.open("wb") as output:  # the worker holds its own copy of the descriptor
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--queues",
-                    worker_queue,
-                    "--concurrency",
-                    str(concurrency),
-                    "--without-heartbeat",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--loglevel",
-                    "DEBUG",
-                ],
+                [*WORKER_COMMAND, "--queues", worker_queue, "--concurrency", str(concurrency), "--loglevel", "DEBUG"],
                 cwd=PROJECT_ROOT,
                 env=environment,
                 stdout=output,
@@ -132,15 +120,18 @@ def graph_settings(settings, fake_graph, live_server):
     clients.graph_clients_reset()
 
 
-def wait_for(condition, *, seconds: float = 30.0):
-    """Poll an observable outcome with a deadline (the worker is another process)."""
+def wait_for(condition: Callable[[], Any], *, seconds: float = 30.0, describe: Callable[[], str] | None = None) -> Any:
+    """Poll an observable outcome with a deadline (the worker is another process), checking at
+    least once; answers what `condition()` gave, or fails with `describe()` at the deadline."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while True:
         result = condition()
-        if result:
-            return result
+        if result or time.monotonic() >= deadline:
+            break
         time.sleep(0.1)
-    raise AssertionError(f"not true within {seconds} s")
+    if not result:
+        raise AssertionError(describe() if describe else f"not true within {seconds} s")
+    return result
 
 
 def medirecords_sandbox_settings(
@@ -160,6 +151,7 @@ def medirecords_sandbox_settings(
 
 
 def practice_with_sandbox_ids() -> list[Practitioner]:
+    """The practice file's practitioners, with the sandbox's provider and appointment type ids."""
     environ = {}
     for slug, ids in SANDBOX_PRACTITIONERS.items():
         environ[external_id_variable(slug=slug, field_name="medirecords_provider_id")] = ids["provider_id"]

@@ -11,11 +11,12 @@ import pytest
 
 from bookings.models import Booking, BookingKind, InboundDelivery
 from practitioners import clients
-from practitioners.fake_graph import FAKE_MAILBOXES, calendly_event
+from practitioners.fake_graph import FAKE_MAILBOXES
 from practitioners.graph.subscriptions import graph_subscriptions_sync
 from practitioners.models import GraphSubscription
 from practitioners.services import external_id_variable, practice_load
 from tests.e2e.conftest import requires_distributed_setup, wait_for
+from tests.fake_graph.conftest import paid_booking
 
 pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
 
@@ -42,20 +43,7 @@ def test_a_calendly_booking_in_office_365_becomes_a_booking(fake_graph, graph_se
     start_worker(extra_environment={name: str(value) for name, value in graph_settings.items()})
 
     dr_dia = FAKE_MAILBOXES["dr-dia"]
-    event = fake_graph.create_event(
-        dr_dia["id"],
-        calendly_event(
-            practitioner_name="Dr Dia",
-            first_name="Jane",
-            last_name="Citizen",
-            email="jane.citizen@example.com.au",
-            mobile="+61 412 345 678",
-            date_of_birth=date(1980, 2, 29),
-            reason="Review of blood results",
-            start=STARTS,
-            minutes=45,
-        ),
-    )
+    event = fake_graph.create_event(dr_dia["id"], paid_booking(start=STARTS, invitee_uuid=None))
 
     booking = wait_for(
         lambda: Booking.objects.select_related("patient", "practitioner").filter(o365_event_id=event["id"]).first()

@@ -8,6 +8,7 @@ deadline after the sandbox recovers.
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,12 @@ from django.db import transaction
 from bookings.changes import booking_changed
 from bookings.models import Booking, BookingKind, MediRecordsAvailability, Patient, PaymentStatus, SyncState
 from medirecords.sandbox import SandboxServer
-from tests.e2e.conftest import medirecords_sandbox_settings, practice_with_sandbox_ids, requires_distributed_setup
+from tests.e2e.conftest import (
+    medirecords_sandbox_settings,
+    practice_with_sandbox_ids,
+    requires_distributed_setup,
+    wait_for,
+)
 
 pytestmark = [requires_distributed_setup, pytest.mark.django_db(transaction=True)]
 
@@ -71,16 +77,9 @@ def bookings_for_new_patients() -> list[Booking]:
     return bookings
 
 
-def wait_for(condition, *, seconds: float, what: str) -> float:
-    """Poll what the worker processes write until `condition()` holds; the seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.25)
-    raise AssertionError(
-        f"{what} not within {seconds} s: {Counter(Booking.objects.values_list('sync_state', flat=True))}"
-    )
+def not_within(what: str, seconds: float) -> Callable[[], str]:
+    """What did not happen in time, and the sync states the bookings were left in."""
+    return lambda: f"{what} not within {seconds} s: {Counter(Booking.objects.values_list('sync_state', flat=True))}"
 
 
 def test_every_waiting_booking_goes_in_soon_after_medirecords_answers_again(sandbox, sandbox_settings, start_worker):
@@ -93,17 +92,19 @@ def test_every_waiting_booking_goes_in_soon_after_medirecords_answers_again(sand
     wait_for(
         lambda: not Booking.objects.filter(sync_transient_failures__lt=FAILURES_EACH).exists(),
         seconds=120,
-        what=f"{FAILURES_EACH} failures of every booking",
+        describe=not_within(f"{FAILURES_EACH} failures of every booking", 120),
     )
     outage_began = MediRecordsAvailability.objects.get().unreachable_since
     assert outage_began is not None
 
     sandbox.set_faults(error_rate=0.0)
-    all_in = wait_for(
+    answered_again = time.monotonic()
+    wait_for(
         lambda: not Booking.objects.exclude(sync_state=SyncState.SYNCED).exists(),
         seconds=ALL_IN_WITHIN_SECONDS,
-        what="every booking in MediRecords",
+        describe=not_within("every booking in MediRecords", ALL_IN_WITHIN_SECONDS),
     )
+    all_in = time.monotonic() - answered_again
 
     print(f"all {BOOKINGS} bookings in MediRecords {all_in:.1f} s after it answered again")
     assert len(sandbox.store.appointments()) == BOOKINGS

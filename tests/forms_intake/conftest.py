@@ -1,17 +1,15 @@
 """JotForm posts, encryption keys and the MediRecords sandbox for the intake form tests."""
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from bookings.models import Booking
 from medirecords import Gender, NewPatient
-from tests.bookings.conftest import SANDBOX_TOKEN, mr_client, sandbox, sandbox_practitioner, sandbox_server  # noqa: F401
+from tests.bookings.conftest import FIXTURES, SANDBOX_TOKEN, mr_client, sandbox, sandbox_practitioner, sandbox_server  # noqa: F401
 from tests.bookings.factories import BookingFactory, PatientFactory
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 WEBHOOK_TOKEN = "jotform-test-token"
 FULL_FORM_ID = "251234567890123"
 MINI_FORM_ID = "251234567890001"

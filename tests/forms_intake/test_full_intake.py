@@ -67,14 +67,20 @@ def test_missing_ids_or_unreadable_answers_are_bad_requests(post_form, db):
     assert not InboundDelivery.objects.exists()
 
 
-@responses.activate
-def test_a_submission_jotform_does_not_know_is_rejected_as_forged(
-    post_form, jane_booking, mr_client, settings, django_capture_on_commit_callbacks
-):
+def jotform_api_configured(settings) -> None:
+    """JotForm's API key and address set (answered by `responses`); the MediRecords sandbox is
+    still reached over real HTTP."""
     settings.JOTFORM_API_KEY = "jotform-key"
     settings.JOTFORM_API_URL = "https://api.jotform.test"
     responses.add_passthru(settings.MEDIRECORDS_API_URL)
     responses.add_passthru(settings.MEDIRECORDS_FHIR_URL)
+
+
+@responses.activate
+def test_a_submission_jotform_does_not_know_is_rejected_as_forged(
+    post_form, jane_booking, mr_client, settings, django_capture_on_commit_callbacks
+):
+    jotform_api_configured(settings)
     responses.get(
         f"https://api.jotform.test/v1/submission/{SUBMISSION_ID}",
         json={"responseCode": 404, "message": "Submission not found"},
@@ -100,10 +106,7 @@ def test_a_submission_jotform_does_not_know_is_rejected_as_forged(
 def test_with_an_api_key_only_jotforms_answers_are_trusted(
     post_form, jane_booking, mr_client, settings, django_capture_on_commit_callbacks
 ):
-    settings.JOTFORM_API_KEY = "jotform-key"
-    settings.JOTFORM_API_URL = "https://api.jotform.test"
-    responses.add_passthru(settings.MEDIRECORDS_API_URL)
-    responses.add_passthru(settings.MEDIRECORDS_FHIR_URL)
+    jotform_api_configured(settings)
     answers = {
         "3": {"name": "fullName", "answer": {"first": "Jane", "last": "Citizen"}},
         "4": {"name": "email", "answer": "jane.citizen@example.com.au"},

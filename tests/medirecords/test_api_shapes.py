@@ -15,6 +15,7 @@ from medirecords import AppointmentStatus, AppointmentType, Gender, MediRecordsC
 from medirecords.client import notes_with
 from medirecords.sandbox import PRACTICE_ID, SANDBOX_PRACTITIONERS, SandboxServer
 from medirecords.types import Appointment, duration_minutes_read
+from tests.medirecords.sandbox_bodies import patient_body
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 TOKEN = "shapes-token"
@@ -136,17 +137,9 @@ class TestTheSandboxIsStrict:
 
     @pytest.mark.parametrize("field", ["firstName", "lastName"])
     def test_it_refuses_a_name_over_100_characters(self, client, sandbox, field):
-        body = {
-            "defaultPracticeId": PRACTICE_ID,
-            "firstName": "Jane",
-            "lastName": "Citizen",
-            "gender": 1,
-            "dob": "1980-02-29",
-            "patientStatusCode": 1,
-        }
         response = requests.post(
             f"{sandbox.api_url}/patients",
-            json=body | {field: "C" * 101},
+            json=patient_body(**{field: "C" * 101}),
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=5,
         )

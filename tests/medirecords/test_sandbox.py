@@ -27,6 +27,7 @@ from medirecords.sandbox import (
     SandboxServer,
 )
 from medirecords.sandbox.__main__ import build_parser, main
+from tests.medirecords.sandbox_bodies import MISSING, patient_body
 
 TOKEN = "test-token"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +36,6 @@ DIA = SANDBOX_PRACTITIONERS["dr-dia"]
 NURSE = SANDBOX_PRACTITIONERS["nurse"]
 RAMONA = SANDBOX_PRACTITIONERS["ramona"]
 UNKNOWN_ID = "99999999-0000-4000-8000-000000000000"
-MISSING = object()
 
 
 class Api:
@@ -77,30 +77,21 @@ def api(sandbox):
     client.session.close()
 
 
-def patient_body(**changes):
-    body = {
-        "defaultPracticeId": PRACTICE_ID,
-        "firstName": "Jane",
-        "lastName": "Citizen",
-        "gender": 1,
-        "dob": "1980-02-29",
-        "patientStatusCode": 1,
-    }
-    body.update(changes)
-    return {name: value for name, value in body.items() if value is not MISSING}
-
-
 def create_patient(api, **changes):
     response = api.post("/v1/patients", json=patient_body(**changes))
     assert response.status_code == 201, response.text
     return response.json()
 
 
+def booked_with(practitioner: dict[str, str]) -> dict[str, str]:
+    """An appointment's fields naming `practitioner`, one of SANDBOX_PRACTITIONERS."""
+    return {"providerId": practitioner["provider_id"], "appointmentTypeId": practitioner["appointment_type_id"]}
+
+
 def appointment_body(patient_id, **changes):
     body = {
         "patientId": patient_id,
-        "providerId": DIA["provider_id"],
-        "appointmentTypeId": DIA["appointment_type_id"],
+        **booked_with(DIA),
         "scheduleTime": "2025-03-10T09:00",
         # An integer, as public clients send it; the code system lists it as text.
         "appointmentIntervalCode": int(INTERVAL_CODES[45]),
@@ -812,22 +803,16 @@ class TestAppointmentList:
         return {
             "a1": create_appointment(api, jane, scheduleTime="2025-03-10T09:00"),
             "a2": create_appointment(
-                api,
-                john,
-                scheduleTime="2025-03-10T10:30",
-                providerId=NURSE["provider_id"],
-                appointmentTypeId=NURSE["appointment_type_id"],
-                appointmentStatus=3,
+                api, john, scheduleTime="2025-03-10T10:30", appointmentStatus=3, **booked_with(NURSE)
             ),
             "a3": create_appointment(api, jane, scheduleTime="2025-03-11T09:00"),
             "a4": create_appointment(
                 api,
                 jane,
                 scheduleTime="2025-03-09T16:00",
-                providerId=RAMONA["provider_id"],
-                appointmentTypeId=RAMONA["appointment_type_id"],
                 appointmentStatus=8,
                 cancellationReason=3,
+                **booked_with(RAMONA),
             ),
         }
 

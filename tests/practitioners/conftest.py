@@ -53,3 +53,12 @@ def graph_settings(settings):
     clients.graph_clients_reset()
     yield settings
     clients.graph_clients_reset()
+
+
+@pytest.fixture
+def configured(graph_settings, graph):
+    """Graph configured, its client the test's (recorded sleeps, fake tokens)."""
+    built = clients.graph_client
+    clients.graph_client = lambda: graph
+    yield graph
+    clients.graph_client = built

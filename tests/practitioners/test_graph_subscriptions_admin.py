@@ -6,7 +6,6 @@ import pytest
 import responses
 from django.urls import reverse
 
-from practitioners import clients
 from practitioners.models import GraphSubscription
 from tests.practitioners.conftest import GRAPH
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
@@ -14,14 +13,6 @@ from tests.practitioners.factories import GraphSubscriptionFactory, Practitioner
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:practitioners_graphsubscription_changelist"
-
-
-@pytest.fixture
-def configured(graph_settings, graph):
-    built = clients.graph_client
-    clients.graph_client = lambda: graph
-    yield graph
-    clients.graph_client = built
 
 
 def test_the_list_shows_health_and_errors_but_never_the_client_state(admin_client):

@@ -7,21 +7,12 @@ import pytest
 import responses
 from django.core.management import CommandError, call_command
 
-from practitioners import clients
 from practitioners.graph.subscriptions import SyncReport, subscription_upkeep_lease
 from practitioners.models import GraphSubscription
 from tests.practitioners.conftest import GRAPH
 from tests.practitioners.factories import GraphSubscriptionFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def configured(graph_settings, graph):
-    built = clients.graph_client
-    clients.graph_client = lambda: graph
-    yield graph
-    clients.graph_client = built
 
 
 def run(*args):

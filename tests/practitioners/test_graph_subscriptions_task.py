@@ -7,7 +7,7 @@ import responses
 import time_machine
 
 from config.celery import app as celery_app
-from practitioners import clients, tasks
+from practitioners import tasks
 from practitioners.models import GraphSubscription
 from tests.practitioners.conftest import GRAPH
 from tests.practitioners.factories import GraphSubscriptionFactory
@@ -15,15 +15,6 @@ from tests.practitioners.factories import GraphSubscriptionFactory
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def configured(graph_settings, graph):
-    """Graph configured, its client the test's (recorded sleeps, fake tokens)."""
-    built = clients.graph_client
-    clients.graph_client = lambda: graph
-    yield graph
-    clients.graph_client = built
 
 
 @pytest.fixture(autouse=True)
