@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from bookings.inbox import deliveries as inbox
+from bookings.inbox import deliveries
 from config.celery import app as celery_app
 from practitioners.selectors import graph_subscription_credentials_forget
 
@@ -63,9 +63,9 @@ def recording_handler():
                 raise self.outcome
 
     recorder = Recorder()
-    inbox.delivery_handler_register(source="stripe", handler=recorder)
+    deliveries.delivery_handler_register(source="stripe", handler=recorder)
     yield recorder
-    inbox.delivery_handler_unregister(source="stripe")
+    deliveries.delivery_handler_unregister(source="stripe")
 
 
 @pytest.fixture

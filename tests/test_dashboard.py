@@ -10,7 +10,7 @@ import time_machine
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from bookings.console import day_at_a_glance as dashboard
+from bookings.console import day_at_a_glance
 from bookings.models import BookingKind, BookingStatus, DeliveryStatus, SyncState
 from forms_intake.models import FormSubmission, FormType, SubmissionStatus
 from practitioners.models import StaffProfile, SubscriptionGap
@@ -150,7 +150,7 @@ class TestBookings:
         assert str(patient) not in glance
 
     def test_a_long_day_is_cut_with_a_link_to_the_rest(self, admin_client, dr_dia, monkeypatch):
-        monkeypatch.setattr(dashboard, "ROWS_PER_PRACTITIONER_DAY", 2)
+        monkeypatch.setattr(day_at_a_glance, "ROWS_PER_PRACTITIONER_DAY", 2)
         first, second, third = (book(dr_dia, sydney(1, hour)) for hour in (9, 10, 11))
         book(dr_dia, sydney(2, 9))
         page = admin_client.get(reverse("admin:index")).content.decode()
@@ -290,7 +290,7 @@ def test_the_glance_takes_now_explicitly(django_user_model, dr_dia):
     booking = book(dr_dia, sydney(10, 9))
     superuser = django_user_model.objects.create_superuser(username="root")
 
-    glance = dashboard.day_at_a_glance(user=superuser, now=sydney(10, 0, 5))
+    glance = day_at_a_glance.day_at_a_glance(user=superuser, now=sydney(10, 0, 5))
 
     assert [day.date.isoformat() for day in glance.days] == ["2026-12-10", "2026-12-11"]
     assert [b.label for b in glance.days[0].practitioners[0].bookings] == [str(booking)]

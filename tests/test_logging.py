@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bookings.inbox import deliveries as inbox
+from bookings.inbox import deliveries
 from bookings.models import DeliverySource
 from config.log_redaction import HealthDataFilter, is_redacting, redact_text
 from tests.bookings.factories import InboundDeliveryFactory
@@ -101,7 +101,7 @@ def test_the_receivers_correlation_id_follows_the_delivery_into_its_task(
 
     set_guid("receiver-5678")
     with django_capture_on_commit_callbacks(execute=True):
-        stored = inbox.delivery_store(source=DeliverySource.STRIPE, delivery_key="evt_corr", body=b"{}")
+        stored = deliveries.delivery_store(source=DeliverySource.STRIPE, delivery_key="evt_corr", body=b"{}")
     set_guid(None)
 
     assert stored.delivery.correlation_id == "receiver-5678"
@@ -115,7 +115,7 @@ def test_the_receivers_correlation_id_follows_the_delivery_into_its_task(
 @pytest.mark.django_db
 def test_a_swept_delivery_keeps_its_original_correlation_id(log_lines, recording_handler):
     delivery = InboundDeliveryFactory(correlation_id="original-9")
-    inbox.delivery_process(delivery_id=delivery.pk)
+    deliveries.delivery_process(delivery_id=delivery.pk)
     processed = next(line for line in log_lines() if line["message"] == "delivery processed")
     assert processed["correlation_id"] == "original-9"
 

@@ -22,7 +22,7 @@ from bookings.models import (
     SyncAttempt,
     SyncState,
 )
-from bookings.push import review as sync_review
+from bookings.push import review
 from bookings.selectors import bookings_visible_to
 from medirecords import MediRecordsError
 from practitioners.clients import medirecords_client
@@ -198,7 +198,7 @@ class BookingAdmin(PhoneBookingViews):
 
     @admin.action(description="Retry the sync to MediRecords", permissions=["change"])
     def retry_sync(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
-        retried = sync_review.booking_sync_retry(
+        retried = review.booking_sync_retry(
             booking_ids=queryset.values_list("pk", flat=True), actor=AuditActor.from_request(request)
         )
         self.message_user(request, f"{retried} bookings queued to sync again.", messages.SUCCESS)
@@ -223,18 +223,18 @@ class BookingAdmin(PhoneBookingViews):
         form = PatientLinkForm(request.POST or None, candidates=list(booking.patient_candidates))
         if request.method == "POST":
             if "create_new" in request.POST:
-                sync_review.booking_patient_create_new(booking_id=booking.pk, actor=AuditActor.from_request(request))
+                review.booking_patient_create_new(booking_id=booking.pk, actor=AuditActor.from_request(request))
                 self.message_user(request, "A new MediRecords patient will be created.", messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
             if form.is_valid():
                 try:
-                    sync_review.booking_patient_link(
+                    review.booking_patient_link(
                         booking_id=booking.pk,
                         medirecords_patient_id=form.cleaned_data["chosen"],
                         client=medirecords_client(),
                         actor=AuditActor.from_request(request),
                     )
-                except sync_review.PatientNotInMediRecordsError as missing:
+                except review.PatientNotInMediRecordsError as missing:
                     form.add_error("medirecords_patient_id", str(missing))
                 except MediRecordsError as error:
                     form.add_error(None, f"MediRecords could not be asked: {type(error).__name__}. Try again.")

@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from bookings.admin.access import ReadOnlyAdmin, RowLevelAccessAdmin
 from bookings.audit import AuditActor
-from bookings.inbox import deliveries as inbox
+from bookings.inbox import deliveries
 from bookings.models import (
     SOURCES_WITHOUT_HEALTH_DATA,
     AuditEntry,
@@ -76,7 +76,7 @@ class InboundDeliveryAdmin(admin.ModelAdmin[InboundDelivery]):
 
     @admin.action(description="Process the selected deliveries again", permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[InboundDelivery]) -> None:
-        replayed = inbox.delivery_replay_by_staff(
+        replayed = deliveries.delivery_replay_by_staff(
             delivery_ids=queryset.values_list("pk", flat=True), actor=AuditActor.from_request(request)
         )
         skipped = queryset.count() - replayed

@@ -129,16 +129,16 @@ class TestStaffActions:
         assert entry.ip_address == "127.0.0.1"
 
     def test_an_action_that_fails_leaves_no_entry(self, staff_actor, monkeypatch):
-        from bookings.inbox import deliveries as inbox
+        from bookings.inbox import deliveries
 
         failed = InboundDeliveryFactory(status=DeliveryStatus.FAILED)
 
         def broker_refuses(**kwargs):
             raise RuntimeError("no broker")
 
-        monkeypatch.setattr(inbox, "delivery_enqueue", broker_refuses)
+        monkeypatch.setattr(deliveries, "delivery_enqueue", broker_refuses)
         with pytest.raises(RuntimeError):
-            inbox.delivery_replay_by_staff(delivery_ids=[failed.pk], actor=staff_actor)
+            deliveries.delivery_replay_by_staff(delivery_ids=[failed.pk], actor=staff_actor)
         assert not AuditEntry.objects.exists()
         failed.refresh_from_db()
         assert failed.status == DeliveryStatus.FAILED

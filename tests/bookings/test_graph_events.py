@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bookings.office365 import events as graph_events
+from bookings.office365 import events
 from bookings.office365.events import (
     CALENDLY_MARKERS,
     CALENDLY_QUESTION_LABELS,
@@ -271,7 +271,7 @@ class TestUnreadableHtml:
         def feed(self, data):
             raise AssertionError(f"unknown status keyword {data!r} in marked section")
 
-        monkeypatch.setattr(graph_events._TextExtractor, "feed", feed)
+        monkeypatch.setattr(events._TextExtractor, "feed", feed)
 
     def test_the_error_quotes_nothing_of_the_body(self):
         with pytest.raises(UnreadableBodyError) as raised:

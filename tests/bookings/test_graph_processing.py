@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bookings.inbox import deliveries as inbox
+from bookings.inbox import deliveries
 from bookings.models import (
     Booking,
     BookingKind,
@@ -198,7 +198,7 @@ class TestBatch:
 
         post(body)
         with django_capture_on_commit_callbacks(execute=True):
-            inbox.delivery_replay(delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
+            deliveries.delivery_replay(delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
 
         assert (Booking.objects.count(), Patient.objects.count(), InboundDelivery.objects.count()) == seen
         assert list(Booking.objects.order_by("pk").values()) == bookings_before
@@ -221,7 +221,7 @@ class TestOutOfOrder:
         fake_graph.events[JANE_EVENT_ID] = jane_event()
         process(notification("updated", etag=CREATED_ETAG))
 
-        with pytest.raises(inbox.DeliveryIgnoredError, match="already applied"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="already applied"):
             process(notification("created", etag=CREATED_ETAG))
         assert Booking.objects.count() == 1
         assert fake_graph.event_gets == [JANE_EVENT_ID]
@@ -268,7 +268,7 @@ class TestOutOfOrder:
             **{"@odata.etag": "v2", "lastModifiedDateTime": "2026-11-25T00:00:00Z"},
         )
 
-        with pytest.raises(inbox.DeliveryIgnoredError, match="newer version"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="newer version"):
             process(notification("updated", etag="v2"))
         assert Booking.objects.get().starts_at == datetime(2026, 12, 3, 23, 30, tzinfo=UTC)
 
@@ -282,7 +282,7 @@ class TestOutOfOrder:
         assert Booking.objects.get().status == BookingStatus.CANCELLED
 
         fake_graph.events[JANE_EVENT_ID] = jane_event(isCancelled=False, **{"@odata.etag": "v3"})
-        with pytest.raises(inbox.DeliveryIgnoredError, match="cancellation is final"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="cancellation is final"):
             process(notification("updated", etag="v3"))
 
         assert Booking.objects.get().status == BookingStatus.CANCELLED
@@ -297,14 +297,14 @@ class TestOutOfOrder:
         )
         fake_graph.events[JANE_EVENT_ID] = jane_event()
 
-        with pytest.raises(inbox.DeliveryIgnoredError, match="cancellation is final"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="cancellation is final"):
             process(notification("created", etag=CREATED_ETAG))
         assert Booking.objects.get().status == BookingStatus.CANCELLED
 
     def test_a_deleted_event_cancels_its_booking_once(self, process, dr_dia, dr_dia_subscription, sync_requests):
         booking = BookingFactory(practitioner=dr_dia, o365_event_id=JANE_EVENT_ID)
         process(notification("deleted"))
-        with pytest.raises(inbox.DeliveryIgnoredError, match="cancellation is final"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="cancellation is final"):
             process(notification("deleted", etag='W/"other"'))
 
         booking.refresh_from_db()
@@ -313,7 +313,7 @@ class TestOutOfOrder:
 
     def test_a_deletion_never_cancels_another_practitioners_booking(self, process, nurse, dr_dia_subscription):
         booking = BookingFactory(practitioner=nurse, o365_event_id=JANE_EVENT_ID)
-        with pytest.raises(inbox.DeliveryIgnoredError, match="no booking for this event"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="no booking for this event"):
             process(notification("deleted"))
         booking.refresh_from_db()
         assert booking.status == BookingStatus.BOOKED
@@ -372,7 +372,7 @@ class TestNotAPatientsBooking:
 
     def test_a_cancelled_event_without_a_booking_is_ignored(self, process, dr_dia_subscription, fake_graph):
         fake_graph.events[JANE_EVENT_ID] = jane_event(isCancelled=True)
-        with pytest.raises(inbox.DeliveryIgnoredError, match="cancelled event with no booking"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="cancelled event with no booking"):
             process(notification("updated"))
 
 
@@ -388,7 +388,7 @@ class TestFailures:
 
         del fake_graph.errors[JANE_EVENT_ID]
         fake_graph.events[JANE_EVENT_ID] = jane_event()
-        inbox.delivery_process(delivery_id=delivery.pk)
+        deliveries.delivery_process(delivery_id=delivery.pk)
         assert Booking.objects.count() == 1
 
     def test_a_subscription_gone_since_is_ignored(
@@ -402,7 +402,7 @@ class TestFailures:
             )
         dr_dia_subscription.delete()
 
-        inbox.delivery_process(delivery_id=InboundDelivery.objects.get().pk)
+        deliveries.delivery_process(delivery_id=InboundDelivery.objects.get().pk)
 
         assert delivery_statuses() == [(DeliveryStatus.IGNORED, "the subscription is no longer known")]
         assert fake_graph.event_gets == []

@@ -10,7 +10,7 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from bookings.models import DeliverySource, DeliveryStatus, InboundDelivery
-from bookings.office365 import receivers as graph_intake
+from bookings.office365 import receivers
 from tests.bookings.conftest import (
     CONSULTANT_SUBSCRIPTION,
     DR_DIA_SUBSCRIPTION,
@@ -111,7 +111,7 @@ class TestNotifications:
         def database_down(**kwargs):
             raise DatabaseError("connection lost")
 
-        monkeypatch.setattr(graph_intake, "delivery_store", database_down)
+        monkeypatch.setattr(receivers, "delivery_store", database_down)
         response = post(client, "/booking/practitioner", fixture_bytes("graph-notification-created.json"))
         assert response.status_code == 503
 
@@ -205,7 +205,7 @@ class TestLifecycle:
         results = []
         for arrival in arrivals:
             with time_machine.travel(arrival, tick=False):
-                results.append(graph_intake.notifications_accept(body=body, url=graph_intake.NotificationUrl.LIFECYCLE))
+                results.append(receivers.notifications_accept(body=body, url=receivers.NotificationUrl.LIFECYCLE))
 
         assert [(result.stored, result.duplicates) for result in results] == [(1, 0), (0, 1), (1, 0)]
         assert InboundDelivery.objects.count() == 2
@@ -214,7 +214,7 @@ class TestLifecycle:
         body = json.dumps({"value": [fixture_json("graph-lifecycle-reauthorization.json")["value"][1]]}).encode()
         sydney = datetime(2026, 12, 2, 8, 47, tzinfo=ZoneInfo("Australia/Sydney"))
 
-        graph_intake.notifications_accept(body=body, url=graph_intake.NotificationUrl.LIFECYCLE, now=sydney)
+        receivers.notifications_accept(body=body, url=receivers.NotificationUrl.LIFECYCLE, now=sydney)
 
         assert InboundDelivery.objects.get().delivery_key.endswith(":2026-12-01T21:40Z")
 
@@ -322,7 +322,7 @@ class TestHostileInput:
 
 class TestWorkPerPost:
     def test_more_notifications_than_the_cap_are_refused_whole(self, client, dr_dia_subscription):
-        items = [notification("updated", etag=f'W/"v{n}"') for n in range(graph_intake.NOTIFICATIONS_PER_POST_MAX + 1)]
+        items = [notification("updated", etag=f'W/"v{n}"') for n in range(receivers.NOTIFICATIONS_PER_POST_MAX + 1)]
 
         with CaptureQueriesContext(connection) as queries:
             response = post(client, "/booking/practitioner", {"value": items})
@@ -332,9 +332,9 @@ class TestWorkPerPost:
         assert not [query for query in queries if "graphsubscription" in query["sql"]]
 
     def test_the_cap_itself_is_accepted(self, client, dr_dia_subscription):
-        items = [notification("updated", etag=f'W/"v{n}"') for n in range(graph_intake.NOTIFICATIONS_PER_POST_MAX)]
+        items = [notification("updated", etag=f'W/"v{n}"') for n in range(receivers.NOTIFICATIONS_PER_POST_MAX)]
         assert post(client, "/booking/practitioner", {"value": items}).status_code == 202
-        assert InboundDelivery.objects.count() == graph_intake.NOTIFICATIONS_PER_POST_MAX
+        assert InboundDelivery.objects.count() == receivers.NOTIFICATIONS_PER_POST_MAX
 
     def test_unknown_subscriptions_stop_being_looked_up(self, client, dr_dia_subscription, caplog):
         unknown = [notification("created", subscriptionId=f"00000000-0000-0000-0000-{n:012d}") for n in range(50)]
@@ -345,7 +345,7 @@ class TestWorkPerPost:
 
         assert response.status_code == 202
         subscription_reads = [query for query in queries if "graphsubscription" in query["sql"]]
-        assert len(subscription_reads) == graph_intake.UNKNOWN_SUBSCRIPTIONS_PER_POST_MAX
+        assert len(subscription_reads) == receivers.UNKNOWN_SUBSCRIPTIONS_PER_POST_MAX
         [record] = [record for record in caplog.records if record.getMessage() == "graph notifications rejected"]
         assert record.reasons == {"unknown_subscription": 100}
 

@@ -3,8 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bookings.inbox import deliveries as inbox
-from bookings.inbox import tasks
+from bookings.inbox import deliveries, tasks
 from bookings.models import DeliverySource, DeliveryStatus, InboundDelivery
 from tests.bookings.factories import InboundDeliveryFactory
 
@@ -20,7 +19,7 @@ def enqueued(monkeypatch):
 
 
 def store(key="evt_1", body=b'{"id": "evt_1"}'):
-    return inbox.delivery_store(
+    return deliveries.delivery_store(
         source=DeliverySource.STRIPE, delivery_key=key, body=body, headers={"Stripe-Signature": "t=1,v1=x"}
     )
 
@@ -53,7 +52,7 @@ class TestStore:
 
     def test_the_same_key_from_another_source_is_another_delivery(self, enqueued):
         store(key="shared-key")
-        other = inbox.delivery_store(source=DeliverySource.CALENDLY, delivery_key="shared-key", body=b"{}")
+        other = deliveries.delivery_store(source=DeliverySource.CALENDLY, delivery_key="shared-key", body=b"{}")
         assert other.duplicate is False
         assert InboundDelivery.objects.count() == 2
 
@@ -71,7 +70,7 @@ class TestStore:
 class TestProcess:
     def test_runs_the_handler_and_marks_processed(self, recording_handler):
         delivery = InboundDeliveryFactory()
-        status = inbox.delivery_process(delivery_id=delivery.pk)
+        status = deliveries.delivery_process(delivery_id=delivery.pk)
 
         delivery.refresh_from_db()
         assert status == DeliveryStatus.PROCESSED
@@ -82,9 +81,9 @@ class TestProcess:
         assert delivery.last_error == ""
 
     def test_an_ignored_delivery_keeps_its_reason(self, recording_handler):
-        recording_handler.outcome = inbox.DeliveryIgnoredError("a practitioner's own meeting")
+        recording_handler.outcome = deliveries.DeliveryIgnoredError("a practitioner's own meeting")
         delivery = InboundDeliveryFactory()
-        inbox.delivery_process(delivery_id=delivery.pk)
+        deliveries.delivery_process(delivery_id=delivery.pk)
 
         delivery.refresh_from_db()
         assert delivery.status == DeliveryStatus.IGNORED
@@ -93,7 +92,7 @@ class TestProcess:
     def test_a_failure_is_recorded_without_health_data(self, recording_handler):
         recording_handler.outcome = ValueError("no patient jane.citizen@example.com.au born 29/02/1980")
         delivery = InboundDeliveryFactory()
-        inbox.delivery_process(delivery_id=delivery.pk)
+        deliveries.delivery_process(delivery_id=delivery.pk)
 
         delivery.refresh_from_db()
         assert delivery.status == DeliveryStatus.FAILED
@@ -104,7 +103,7 @@ class TestProcess:
 
     def test_a_source_without_handler_fails_visibly(self):
         delivery = InboundDeliveryFactory(source=DeliverySource.CALENDLY)
-        inbox.delivery_process(delivery_id=delivery.pk)
+        deliveries.delivery_process(delivery_id=delivery.pk)
         delivery.refresh_from_db()
         assert delivery.status == DeliveryStatus.FAILED
         assert "no handler" in delivery.last_error
@@ -112,18 +111,18 @@ class TestProcess:
     @pytest.mark.parametrize("status", [DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED])
     def test_a_finished_delivery_is_not_processed_again(self, recording_handler, status):
         delivery = InboundDeliveryFactory(status=status, attempts=1)
-        assert inbox.delivery_process(delivery_id=delivery.pk) is None
+        assert deliveries.delivery_process(delivery_id=delivery.pk) is None
         assert recording_handler.seen == []
 
     def test_a_delivery_another_worker_is_processing_is_left_to_it(self, recording_handler):
         delivery = InboundDeliveryFactory(status=DeliveryStatus.PROCESSING, claimed_at=timezone.now(), attempts=1)
-        assert inbox.delivery_process(delivery_id=delivery.pk) is None
+        assert deliveries.delivery_process(delivery_id=delivery.pk) is None
         assert recording_handler.seen == []
 
     def test_a_claim_abandoned_by_a_dead_worker_is_taken_over(self, recording_handler, settings):
         abandoned = timezone.now() - timedelta(seconds=settings.INBOX_SWEEP_AGE_SECONDS + 1)
         delivery = InboundDeliveryFactory(status=DeliveryStatus.PROCESSING, claimed_at=abandoned, attempts=1)
-        assert inbox.delivery_process(delivery_id=delivery.pk) == DeliveryStatus.PROCESSED
+        assert deliveries.delivery_process(delivery_id=delivery.pk) == DeliveryStatus.PROCESSED
         delivery.refresh_from_db()
         assert delivery.attempts == 2
 
@@ -162,7 +161,7 @@ class TestSweep:
         ]
 
         with django_capture_on_commit_callbacks(execute=True):
-            count = inbox.inbox_sweep(now=now)
+            count = deliveries.inbox_sweep(now=now)
 
         assert count == len(due)
         assert sorted(enqueued) == sorted(delivery.pk for delivery in due)
@@ -184,7 +183,7 @@ class TestReplay:
         busy = InboundDeliveryFactory(status=DeliveryStatus.PROCESSING, claimed_at=timezone.now(), attempts=1)
 
         with django_capture_on_commit_callbacks(execute=True):
-            replayed = inbox.delivery_replay(delivery_ids=[processed.pk, failed.pk, busy.pk])
+            replayed = deliveries.delivery_replay(delivery_ids=[processed.pk, failed.pk, busy.pk])
 
         assert replayed == 2
         assert sorted(enqueued) == sorted([processed.pk, failed.pk])

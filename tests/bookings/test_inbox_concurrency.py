@@ -1,6 +1,6 @@
 import pytest
 
-from bookings.inbox import deliveries as inbox
+from bookings.inbox import deliveries
 from bookings.models import DeliverySource, InboundDelivery
 from tests.concurrency import run_together
 from tests.conftest import requires_postgresql
@@ -12,7 +12,7 @@ CONCURRENT_STORES = 8
 @pytest.mark.django_db(transaction=True)
 def test_eight_concurrent_stores_of_one_key_make_one_row_and_no_error(recording_handler):
     def store_once() -> bool:
-        stored = inbox.delivery_store(
+        stored = deliveries.delivery_store(
             source=DeliverySource.STRIPE, delivery_key="evt_concurrent", body=b'{"id": "evt_concurrent"}'
         )
         return stored.duplicate

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bookings.inbox import deliveries as inbox
+from bookings.inbox import deliveries
 from bookings.models import Booking, BookingStatus, DeliveryStatus, InboundDelivery
 from bookings.office365.subscription_lifecycle import (
     SubscriptionUpkeepFailedError,
@@ -138,7 +138,7 @@ class TestLifecycleEvents:
         assert follow_up.delivery_key == f"new-subscription-1:missed:replacing:{NURSE_SUBSCRIPTION}"
         assert not Booking.objects.exists()
 
-        inbox.delivery_process(delivery_id=follow_up.pk)
+        deliveries.delivery_process(delivery_id=follow_up.pk)
 
         follow_up.refresh_from_db()
         assert follow_up.status == DeliveryStatus.PROCESSED
@@ -151,11 +151,11 @@ class TestLifecycleEvents:
         assert len(fake_graph.delta_calls) == 1
 
     def test_an_unknown_subscription_is_ignored(self, fake_graph):
-        with pytest.raises(inbox.DeliveryIgnoredError, match="subscription is no longer known"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="subscription is no longer known"):
             graph_lifecycle_process(notification=lifecycle("missed"), client=fake_graph, now=NOW)
 
     def test_an_unknown_lifecycle_event_is_ignored(self, nurse_subscription, fake_graph):
-        with pytest.raises(inbox.DeliveryIgnoredError, match="not a lifecycle event"):
+        with pytest.raises(deliveries.DeliveryIgnoredError, match="not a lifecycle event"):
             graph_lifecycle_process(notification=lifecycle("somethingNew"), client=fake_graph, now=NOW)
 
     def test_a_replayed_removal_of_a_replaced_subscription_is_ignored(
@@ -166,7 +166,7 @@ class TestLifecycleEvents:
         with django_capture_on_commit_callbacks(execute=True):
             client.post("/booking/lifecycle", data=body, content_type="application/json")
         with django_capture_on_commit_callbacks(execute=True):
-            inbox.delivery_replay(delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
+            deliveries.delivery_replay(delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
 
         delivery = InboundDelivery.objects.get()
         assert (delivery.status, delivery.last_error) == (DeliveryStatus.IGNORED, "the subscription is no longer known")
@@ -231,12 +231,12 @@ class TestCalendarResync:
         assert nurse_subscription.delta_link == fresh_link
 
     def test_a_failure_half_way_keeps_the_old_delta_link(self, nurse_subscription, fake_graph, monkeypatch):
-        from bookings.office365 import processing as graph_processing
+        from bookings.office365 import processing
 
         def broken(**kwargs):
             raise RuntimeError("database gone")
 
-        monkeypatch.setattr(graph_processing, "booking_upsert_from_event", broken)
+        monkeypatch.setattr(processing, "booking_upsert_from_event", broken)
         fake_graph.events["AAMkNURSE2="] = nurse_event()
         fake_graph.delta_pages = [DeltaPage(events=[nurse_event()], removed_ids=[], delta_link=DELTA_LINK)]
 

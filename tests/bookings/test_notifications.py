@@ -17,7 +17,7 @@ from icalendar import Calendar
 from bookings.audit import AuditActor
 from bookings.changes import booking_changed
 from bookings.console.phone_bookings import phone_booking_cancel, phone_booking_create, phone_booking_move
-from bookings.inbox import deliveries as inbox
+from bookings.inbox import deliveries
 from bookings.models import (
     AuditAction,
     AuditEntry,
@@ -30,7 +30,7 @@ from bookings.models import (
     NotificationStatus,
     PaymentStatus,
 )
-from bookings.notifications import sending as notifications
+from bookings.notifications import sending
 from bookings.notifications.sending import (
     booking_notify,
     due_notifications_record,
@@ -179,7 +179,7 @@ class TestOffice365Bookings:
         post(body)
 
         post(body)
-        committed(inbox.delivery_replay, delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
+        committed(deliveries.delivery_replay, delivery_ids=InboundDelivery.objects.values_list("pk", flat=True))
         committed(booking_changed, booking_id=Booking.objects.get().pk)
         committed(booking_notify, booking_id=Booking.objects.get().pk)
 
@@ -305,7 +305,7 @@ class TestPhoneBookings:
         assert (skipped.status, skipped.attempts, skipped.last_error) == (
             NotificationStatus.SKIPPED,
             0,
-            notifications.NO_PATIENT_EMAIL,
+            sending.NO_PATIENT_EMAIL,
         )
         assert Notification.objects.get(channel=NotificationChannel.ENQUIRIES_EMAIL).status == NotificationStatus.SENT
 
@@ -414,7 +414,7 @@ class TestFailedSends:
         ]
         assert set(
             booking.notifications.filter(status=NotificationStatus.SKIPPED).values_list("last_error", flat=True)
-        ) == {notifications.CANCELLED_SINCE}
+        ) == {sending.CANCELLED_SINCE}
 
     def test_a_reschedule_overtaken_by_another_move_is_not_sent(self, committed, dr_dia, desk_actor, mail_server_down):
         with time_machine.travel(NOW, tick=False):
