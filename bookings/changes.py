@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from bookings.dispatch import booking_notify_enqueue, booking_sync_enqueue
 from bookings.models import Booking, SyncState
-from bookings.notifications.sending import due_notifications_record
+from bookings.notifications.due import due_notifications_record
 
 
 def booking_changed(*, booking_id: int) -> None:

@@ -1,11 +1,9 @@
 """What a booking's patient and the enquiries inbox are told when it is made, moved or cancelled.
 
 Every change to a booking goes through `bookings.changes.booking_changed`, which records
-what the booking's current state calls for on each channel (`due_notifications_record`, in
-the change's own transaction) and enqueues `booking_notify` after commit, which records it
-again (nothing new by then, unless the booking changed since) and sends the rows. A row is
-unique per (booking, kind, channel, sequence), so a duplicate delivery, a replay, a re-sync
-or two workers at once log nothing new and send nothing twice.
+what the booking's current state calls for (`due.due_notifications_record`, in the change's
+own transaction) and enqueues `booking_notify` after commit, which records it again (nothing
+new by then, unless the booking changed since) and sends the rows, each once.
 
 Sending claims the row with one UPDATE (one more attempt, the next attempt pushed past the
 send), so only one worker sends it; the message is built from the booking as it is then. A
@@ -20,53 +18,36 @@ import logging
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from bookings.audit import AuditActor, audit_record
 from bookings.models import (
     AuditAction,
     Booking,
-    BookingStatus,
     Notification,
     NotificationChannel,
-    NotificationKind,
     NotificationStatus,
 )
+from bookings.notifications.due import UNSENT, due_notifications_record, reason_not_to_send
 from bookings.notifications.messages import enquiries_email, patient_email
 from config.backoff import full_jitter_seconds
 from config.log_redaction import REDACTED, redact_text
 
 logger = logging.getLogger("clinic.notifications")
 
-CHANNELS = (NotificationChannel.PATIENT_EMAIL, NotificationChannel.ENQUIRIES_EMAIL)
-# Kinds whose invite asks the patient's calendar to hold the slot (METHOD:REQUEST).
-REQUESTS = (NotificationKind.CONFIRMATION, NotificationKind.RESCHEDULE)
-UNSENT = (NotificationStatus.PENDING, NotificationStatus.FAILED)
 # Rows one sweep sends at most; the next sweep takes the rest.
 SWEEP_BATCH = 100
 LAST_ERROR_LENGTH_MAX = 300
 
-NO_PATIENT_EMAIL = "The patient has no email address."
-CANCELLED_SINCE = "Not sent: the booking has been cancelled since."
-MOVED_AGAIN_SINCE = "Not sent: the booking has moved again since."
-
 
 class NotificationNotSentError(Exception):
     """An outcome recorded as a failure: the email backend reported that it sent nothing."""
-
-
-@dataclass(frozen=True)
-class DueNotification:
-    kind: NotificationKind
-    channel: NotificationChannel
-    sequence: int
 
 
 def booking_notify(*, booking_id: int) -> int:
@@ -77,48 +58,6 @@ def booking_notify(*, booking_id: int) -> int:
     """
     due = due_notifications_record(booking_id=booking_id)
     transaction.on_commit(lambda: _booking_notifications_send(booking_id=booking_id))
-    return due
-
-
-def due_notifications_record(*, booking_id: int, now: datetime | None = None) -> int:
-    """Log, as pending rows, what the booking's current state calls for; returns how many."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        booking = Booking.objects.select_related("patient").filter(pk=booking_id).first()
-        if booking is None:
-            return 0
-        logged = list(booking.notifications.only("pk", "kind", "channel", "sequence", "status"))
-        due = notifications_due(booking=booking, logged=logged, now=now)
-        Notification.objects.bulk_create([_row_new(booking, item=item, now=now) for item in due], ignore_conflicts=True)
-        _superseded_skip(booking=booking)
-    return len(due)
-
-
-def notifications_due(
-    *, booking: Booking, logged: Iterable[Notification], now: datetime | None = None
-) -> list[DueNotification]:
-    """What the booking's current state calls for on each channel, that is not logged yet.
-
-    Booked and nothing logged on the channel: a confirmation. Booked and moved since the last
-    one logged (more moves than its sequence): a reschedule. Cancelled after anything was
-    logged on the channel: a cancellation, whose SEQUENCE is above every request's. A
-    booking cancelled before anything was logged calls for nothing, and so does one that
-    has already started (a change to a past appointment is bookkeeping, not news; bookings
-    made before notifications existed are not confirmed long after the fact).
-    """
-    if booking.starts_at <= (now or timezone.now()):
-        return []
-    rows = list(logged)
-    due: list[DueNotification] = []
-    for channel in CHANNELS:
-        on_channel = [row for row in rows if row.channel == channel]
-        if booking.status == BookingStatus.BOOKED:
-            if not on_channel:
-                due.append(DueNotification(NotificationKind.CONFIRMATION, channel, booking.reschedule_count))
-            elif booking.reschedule_count > max(row.sequence for row in on_channel):
-                due.append(DueNotification(NotificationKind.RESCHEDULE, channel, booking.reschedule_count))
-        elif on_channel and all(row.kind != NotificationKind.CANCELLATION for row in on_channel):
-            due.append(DueNotification(NotificationKind.CANCELLATION, channel, booking.reschedule_count + 1))
     return due
 
 
@@ -133,7 +72,7 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> s
     notification = Notification.objects.select_related("booking__patient", "booking__practitioner").get(
         pk=notification_id
     )
-    reason = _not_to_send(notification)
+    reason = reason_not_to_send(notification)
     if reason:
         status, error_name = _finish(notification, status=NotificationStatus.SKIPPED, last_error=reason), ""
     else:
@@ -226,51 +165,6 @@ def retry_delay_seconds(*, attempts: int) -> float:
 # --- Helpers -----------------------------------------------------------------------------
 
 
-def _row_new(booking: Booking, *, item: DueNotification, now: datetime) -> Notification:
-    """The row for a due notification: pending and due now, or skipped for want of an address."""
-    unreachable = item.channel == NotificationChannel.PATIENT_EMAIL and not _patient_email(booking)
-    return Notification(
-        booking=booking,
-        kind=item.kind,
-        channel=item.channel,
-        sequence=item.sequence,
-        status=NotificationStatus.SKIPPED if unreachable else NotificationStatus.PENDING,
-        last_error=NO_PATIENT_EMAIL if unreachable else "",
-        next_attempt_at=None if unreachable else now,
-    )
-
-
-def _superseded_skip(*, booking: Booking) -> None:
-    """Skip the unsent rows the booking's later changes have made wrong (see `_superseded`)."""
-    unsent = list(booking.notifications.filter(status__in=UNSENT).only("pk", "kind", "channel", "sequence"))
-    newest = _newest_sequences(booking_id=booking.pk)
-    for notification in unsent:
-        reason = _superseded(notification, booking=booking, newest_sequence=newest.get(notification.channel, 0))
-        if reason:
-            Notification.objects.filter(pk=notification.pk, status__in=UNSENT).update(
-                status=NotificationStatus.SKIPPED, last_error=reason, next_attempt_at=None
-            )
-
-
-def _superseded(notification: Notification, *, booking: Booking, newest_sequence: int) -> str:
-    """Why an unsent row should no longer go out, or "".
-
-    A confirmation or reschedule would ask a cancelled booking's patient to keep the slot; a
-    reschedule is followed by a later one of the same channel, which says the same and more.
-    A confirmation still goes out after a move: it is built from the booking as it is then.
-    """
-    if notification.kind in REQUESTS and booking.status == BookingStatus.CANCELLED:
-        return CANCELLED_SINCE
-    if notification.kind == NotificationKind.RESCHEDULE and notification.sequence < newest_sequence:
-        return MOVED_AGAIN_SINCE
-    return ""
-
-
-def _newest_sequences(*, booking_id: int) -> dict[str, int]:
-    rows = Notification.objects.filter(booking_id=booking_id).values("channel").annotate(newest=Max("sequence"))
-    return {row["channel"]: row["newest"] for row in rows}
-
-
 def _booking_notifications_send(*, booking_id: int) -> None:
     now = timezone.now()
     due = Notification.objects.filter(
@@ -303,18 +197,6 @@ def _claim(*, notification_id: int, now: datetime) -> bool:
         next_attempt_at=timezone.now() + timedelta(seconds=settings.INBOX_SWEEP_AGE_SECONDS),
     )
     return claimed == 1
-
-
-def _not_to_send(notification: Notification) -> str:
-    """Why a claimed row is skipped rather than sent, or ""."""
-    booking = notification.booking
-    if notification.channel == NotificationChannel.PATIENT_EMAIL and not _patient_email(booking):
-        return NO_PATIENT_EMAIL
-    return _superseded(
-        notification,
-        booking=booking,
-        newest_sequence=_newest_sequences(booking_id=booking.pk).get(notification.channel, 0),
-    )
 
 
 def _message(notification: Notification) -> EmailMultiAlternatives:
@@ -359,7 +241,3 @@ def _error_summary(error: BaseException, *, booking: Booking) -> str:
                 text = re.sub(rf"(?<!\w){re.escape(value.strip())}(?!\w)", REDACTED, text, flags=re.IGNORECASE)
     summary = f"{type(error).__name__}: {text}" if text else type(error).__name__
     return summary[:LAST_ERROR_LENGTH_MAX]
-
-
-def _patient_email(booking: Booking) -> str:
-    return booking.patient.email if booking.patient is not None else ""

@@ -30,13 +30,9 @@ from bookings.models import (
     NotificationStatus,
     PaymentStatus,
 )
-from bookings.notifications import sending
-from bookings.notifications.sending import (
-    booking_notify,
-    due_notifications_record,
-    notification_resend,
-    notification_sweep,
-)
+from bookings.notifications import due
+from bookings.notifications.due import due_notifications_record
+from bookings.notifications.sending import booking_notify, notification_resend, notification_sweep
 from bookings.office365.processing import booking_cancel_for_event
 from config import backoff
 from practitioners.staff_roles import FRONT_DESK, PRACTITIONER
@@ -305,7 +301,7 @@ class TestPhoneBookings:
         assert (skipped.status, skipped.attempts, skipped.last_error) == (
             NotificationStatus.SKIPPED,
             0,
-            sending.NO_PATIENT_EMAIL,
+            due.NO_PATIENT_EMAIL,
         )
         assert Notification.objects.get(channel=NotificationChannel.ENQUIRIES_EMAIL).status == NotificationStatus.SENT
 
@@ -414,7 +410,7 @@ class TestFailedSends:
         ]
         assert set(
             booking.notifications.filter(status=NotificationStatus.SKIPPED).values_list("last_error", flat=True)
-        ) == {sending.CANCELLED_SINCE}
+        ) == {due.CANCELLED_SINCE}
 
     def test_a_reschedule_overtaken_by_another_move_is_not_sent(self, committed, dr_dia, desk_actor, mail_server_down):
         with time_machine.travel(NOW, tick=False):
