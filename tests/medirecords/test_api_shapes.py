@@ -13,8 +13,9 @@ import requests
 
 from medirecords import AppointmentStatus, AppointmentType, Gender, MediRecordsClient, NewAppointment, NewPatient
 from medirecords.client import notes_with
+from medirecords.errors import MediRecordsError, UnreadableResponseError, is_transient
 from medirecords.sandbox import PRACTICE_ID, SANDBOX_PRACTITIONERS, SandboxServer
-from medirecords.types import Appointment, duration_minutes_read
+from medirecords.types import Appointment, Patient, duration_minutes_read
 from tests.medirecords.sandbox_bodies import patient_body
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -57,6 +58,30 @@ def test_an_appointments_interval_code_is_read_as_a_number_or_a_string(code):
         {"id": "a", "scheduleTime": "2026-12-08T10:00", "appointmentIntervalCode": code}, time_zone=SYDNEY
     )
     assert appointment.interval_code == "11"
+
+
+@pytest.mark.parametrize(
+    ("read", "field"),
+    [
+        (lambda: Patient.from_api({"id": "p", "lastName": "Citizen", "dob": "31/02/1980"}), "a patient's dob"),
+        (
+            lambda: Appointment.from_api({"id": "a", "scheduleTime": "8 December, 10am"}, time_zone=SYDNEY),
+            "an appointment's scheduleTime",
+        ),
+        (
+            lambda: Appointment.from_api(
+                {"id": "a", "scheduleTime": "2026-12-08T10:00", "appointmentStatus": "later"}, time_zone=SYDNEY
+            ),
+            "an appointment's appointmentStatus",
+        ),
+    ],
+)
+def test_a_record_that_cannot_be_read_is_a_medirecords_error_naming_the_field_not_the_value(read, field):
+    with pytest.raises(UnreadableResponseError) as unreadable:
+        read()
+    assert isinstance(unreadable.value, MediRecordsError), "the push and the console handle it as MediRecords' failure"
+    assert not is_transient(unreadable.value), "the same record reads the same next time"
+    assert str(unreadable.value) == f"MediRecords sent {field} that cannot be read"
 
 
 def test_a_new_appointment_sends_its_interval_code_as_an_integer():
