@@ -436,7 +436,7 @@ class TestEventFetch:
 
         delivery = InboundDelivery.objects.get()
         assert delivery.status == DeliveryStatus.FAILED
-        assert delivery.last_error.startswith("GraphNotFoundError")
+        assert delivery.last_error.startswith("GraphNotFound")
         booking.refresh_from_db()
         assert booking.status == BookingStatus.BOOKED
         assert sync_requests == []

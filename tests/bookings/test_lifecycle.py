@@ -117,7 +117,7 @@ class TestLifecycleEvents:
     def test_a_failed_reauthorization_fails_the_delivery_for_a_retry(self, nurse_subscription, fake_graph):
         fake_graph.upkeep_error = GraphThrottledError("POST /subscriptions/{id}/reauthorize: 429", status=429)
 
-        with pytest.raises(SubscriptionUpkeepFailedError, match="GraphThrottledError"):
+        with pytest.raises(SubscriptionUpkeepFailedError, match="GraphThrottled"):
             graph_lifecycle_process(notification=lifecycle("reauthorizationRequired"), client=fake_graph, now=NOW)
         nurse_subscription.refresh_from_db()
         assert nurse_subscription.renewal_failures == 1

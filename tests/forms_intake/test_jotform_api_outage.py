@@ -44,7 +44,7 @@ def answered_normally(mocked: responses.RequestsMock) -> None:
 def assert_failed_and_nothing_pushed(delivery: InboundDelivery, jane_booking, mr_client, reason: str) -> None:
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
-    assert "JotFormUnavailableError" in delivery.last_error
+    assert "JotFormUnavailable" in delivery.last_error
     assert reason in delivery.last_error
     assert "forged" not in delivery.last_error
     assert delivery.processed_at is None
