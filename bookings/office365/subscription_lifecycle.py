@@ -138,6 +138,18 @@ def due_calendars_resync(*, client: GraphClient, now: datetime | None = None) ->
     return resynced
 
 
+def calendar_subscriptions_upkeep(*, client: GraphClient) -> tuple[dict[str, int], bool]:
+    """Check that Graph still holds every subscription, subscribe the calendars that have none,
+    then import or resync the calendars that asked for it (new and recreated subscriptions), at
+    once rather than at the next round of `due_calendars_resync`.
+
+    Returns the counts of what was done, and whether to try again soon: another pass held the
+    upkeep lease, or Graph failed in a way that may pass.
+    """
+    report = subscriptions.graph_subscriptions_check(client=client)
+    return report.counts() | {"resynced": due_calendars_resync(client=client)}, report.retry_later
+
+
 def _changed_event_ids(page: DeltaPage) -> list[str]:
     """The ids of the events changed or removed, each once; items without an id are skipped."""
     ids = [event.get("id") for event in page.events] + list(page.removed_ids)

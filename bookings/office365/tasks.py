@@ -7,7 +7,6 @@ from celery import Task, shared_task
 from bookings import dispatch
 from bookings.office365 import subscription_lifecycle
 from practitioners.clients import graph_client, graph_settings_missing
-from practitioners.graph import subscriptions
 
 logger = logging.getLogger("clinic.graph.subscriptions")
 
@@ -24,21 +23,13 @@ def due_calendars_resync_task() -> int:
 
 @shared_task(bind=True, name=dispatch.GRAPH_SUBSCRIPTIONS_CHECK, max_retries=CHECK_MAX_RETRIES)
 def graph_subscriptions_check_task(self: Task[[], dict[str, int]]) -> dict[str, int]:
-    """Check that Graph still holds every subscription, subscribe calendars that have none, then
-    import or resync the calendars that asked for it (new and recreated subscriptions), at once
-    rather than at the next round of `due_calendars_resync`.
-
-    Tried again soon (1, 2, 4, ... minutes) when another pass held the upkeep lease (at start,
-    that may be a pass killed with the last run, whose lease lapses) or Graph failed for a while:
-    waiting for the hourly round would leave a calendar deaf for an hour.
-    """
+    """`calendar_subscriptions_upkeep`, tried again soon (1, 2, 4, ... minutes) when it asks:
+    waiting for the hourly round would leave a calendar deaf for an hour."""
     missing = graph_settings_missing()
     if missing:
         logger.warning("graph subscriptions not checked: Graph is not configured", extra={"missing": missing})
         return {}
-    client = graph_client()
-    report = subscriptions.graph_subscriptions_check(client=client)
-    counts = report.counts() | {"resynced": subscription_lifecycle.due_calendars_resync(client=client)}
-    if report.retry_later and self.request.retries < CHECK_MAX_RETRIES:
+    counts, retry_later = subscription_lifecycle.calendar_subscriptions_upkeep(client=graph_client())
+    if retry_later and self.request.retries < CHECK_MAX_RETRIES:
         raise self.retry(countdown=CHECK_RETRY_SECONDS * 2**self.request.retries)
     return counts
