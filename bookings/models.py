@@ -142,8 +142,8 @@ class Booking(models.Model):
         blank=True,
         help_text="The version of the event last applied; older versions arriving late are ignored.",
     )
-    # The invitee and the payment as Calendly and Stripe name them, for their webhooks to key on
-    # (with DeliverySource.CALENDLY and STRIPE, and PaymentStatus.PAID and REFUNDED).
+    # Calendly's and Stripe's own ids for the invitee and the payment; Calendly's also tell where
+    # the booking came from (`bookings.descriptions.booking_origin`).
     calendly_invitee_uri = models.URLField("Calendly invitee URI", max_length=255, blank=True)
     calendly_cancel_url = models.URLField("Calendly cancel URL", max_length=500, blank=True)
     calendly_reschedule_url = models.URLField("Calendly reschedule URL", max_length=500, blank=True)
@@ -272,7 +272,7 @@ class SyncAttempt(models.Model):
 class MediRecordsAvailability(models.Model):
     """Whether MediRecords answers, as every worker's syncs see it: one row, pk 1.
 
-    Workers change it only by single conditional UPDATEs (`bookings.sync_outage`), so of
+    Workers change it only by single conditional UPDATEs (`bookings.push.outage`), so of
     several workers seeing MediRecords answer again exactly one ends the outage and resumes
     the waiting syncs.
     """

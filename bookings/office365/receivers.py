@@ -271,8 +271,6 @@ def _canonical_body(notification: dict[str, Any]) -> bytes:
     return json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-logger = logging.getLogger("clinic.graph")
-
 GraphView = Callable[[HttpRequest], HttpResponse]
 
 

@@ -3,7 +3,7 @@
 One row (`MediRecordsAvailability`) holds it, changed only by single conditional UPDATEs: the
 first failure after a good answer sets `unreachable_since`, and of the workers that then see
 MediRecords answer, exactly one clears it and learns that it ended the outage, so exactly one
-resumes the syncs left waiting on their back-off (`bookings.sync.booking_syncs_resume`).
+resumes the syncs left waiting on their back-off (`bookings.push.sync.booking_syncs_resume`).
 """
 
 from datetime import datetime, timedelta
