@@ -1,6 +1,8 @@
 import uuid
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.db import connection
 
@@ -43,6 +45,15 @@ def _forget_cached_subscription_credentials():
 def _rate_limit_counts_of_its_own(settings):
     """Each test counts requests afresh: the suite posts from one address for minutes on end."""
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+
+
+@pytest.fixture
+def one_rate_limit_window():
+    """The clock held still, so a test's requests are counted in one window: the limiter's
+    windows each end at a moment of their own in the minute, which requests a second apart
+    would otherwise straddle now and then."""
+    with time_machine.travel(datetime.now(UTC), tick=False):
+        yield
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ class TestCorrelationId:
         assert len(delivery.correlation_id) <= 64
 
 
+@pytest.mark.usefixtures("one_rate_limit_window")
 class TestLoginRateLimit:
     @pytest.fixture
     def receptionist(self, django_user_model):

@@ -119,6 +119,7 @@ class TestOversized:
         assert post_form("/forms/full", body, content_type).status_code != 413
 
 
+@pytest.mark.usefixtures("one_rate_limit_window")
 class TestRateLimit:
     def test_over_the_limit_is_429_with_retry_after_and_stores_nothing(self, client, settings):
         settings.RATELIMIT_JOTFORM = "2/m"

@@ -389,6 +389,7 @@ class TestHostileBodies:
         assert post(client, "/booking/practitioner", body).status_code == 202
 
 
+@pytest.mark.usefixtures("one_rate_limit_window")
 class TestRateLimit:
     def test_over_the_limit_is_429_with_retry_after_and_stores_nothing(self, client, dr_dia_subscription, settings):
         settings.RATELIMIT_GRAPH = "3/m"
