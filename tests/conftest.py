@@ -18,10 +18,6 @@ requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (DATABASE_URL): SQLite serialises every writer, so there is no race to provoke",
 )
-requires_postgresql_column_rules = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs PostgreSQL (DATABASE_URL): SQLite neither enforces column lengths nor refuses NUL bytes",
-)
 
 
 @pytest.fixture(autouse=True)
